@@ -1,0 +1,195 @@
+"""``aira-dsl run`` and ``aira-dsl demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aira_dsl.diagnostics import EXIT_FINDINGS, EXIT_OK, Diagnostic, DiagnosticError
+
+SET_HELP = "Override a spec value, e.g. --set budget.steps=20 (repeatable)."
+
+
+def _endpoint_problem(plan: Any, base_url: str | None) -> str | None:
+    """Why no model can be reached, before any work starts (None when it looks configured)."""
+    for model in plan.models.values():
+        if not (base_url or model.base_url or os.environ.get("OPENAI_BASE_URL")) and \
+                not os.environ.get(model.api_key_env):
+            return (f"no model endpoint is configured for model '{model.name}' ({model.model}): "
+                    f"{model.api_key_env} is not set")
+    return None
+
+
+def _print_summary(summary: Any, fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
+        return
+    medal = summary.medal or ("none" if summary.best_test is not None else "-")
+    click.echo(f"run {summary.status} ({summary.stop_reason}) after {summary.steps} nodes, "
+               f"{summary.elapsed:.1f}s, ${summary.cost_usd:.4f}, {summary.tokens} tokens")
+    if summary.best_node is None:
+        click.echo("no valid solution was found")
+    else:
+        click.echo(f"best validation score: {summary.best_validation} (node {summary.best_node}, "
+                   f"{summary.task.get('metric')}, {summary.task.get('direction')})")
+        click.echo(f"hidden test score:     {summary.best_test}   medal: {medal}")
+        click.echo(f"best submission:       {summary.run_dir / 'best' / 'submission.csv'}")
+    click.echo(f"run directory:         {summary.run_dir}")
+
+
+def _execute(plan: Any, options: Any, *, resume: bool, fmt: str) -> Any:
+    from aira_dsl.runtime.display import PlainDisplay, make_display
+    from aira_dsl.runtime.engine import Engine, EngineError
+
+    budget = {"steps": plan.budget.steps, "time": plan.budget.time}
+    display = make_display(budget) if fmt == "text" else PlainDisplay()
+    with display:
+        engine = Engine(plan, options, on_node=display.node, on_message=display.message)
+        try:
+            return asyncio.run(engine.run(resume=resume))
+        except EngineError as exc:
+            raise DiagnosticError(Diagnostic("run-setup", str(exc), hint=exc.hint)) from None
+
+
+@click.command("run")
+@click.argument("spec", required=False)
+@click.option("--task", "task_ref", help="Bundled task id, task folder, task.yaml, or mlebench:<id>.")
+@click.option("--workers", type=click.IntRange(min=1), help="Parallel workers (default: the spec's).")
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory (default runs/<time>_<spec>_<task>_<id>/).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds every random choice of the policy.")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=SET_HELP)
+@click.option("--llm-cache", type=click.Choice(["off", "record", "replay"]), default="off", show_default=True,
+              help="Record model answers, or replay a recording offline.")
+@click.option("--llm-cache-path", type=click.Path(path_type=Path),
+              help="The recording (default: RUN_DIR/llm-cache.sqlite).")
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path), help="Continue the run in this directory.")
+@click.option("--mlebench-data-dir", type=click.Path(path_type=Path), help="Where MLE-bench prepared data lives.")
+@click.option("--hidden-validation", type=click.FloatRange(0.05, 0.5),
+              help="Hold back this fraction of training rows as framework-owned validation data.")
+@click.option("--base-url", help="Send every model's requests to this OpenAI-compatible endpoint.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json prints the final summary as JSON (progress lines still go to stderr).")
+def run_command(spec: str | None, task_ref: str | None, workers: int | None, out: Path | None, seed: int,
+                overrides: tuple[str, ...], llm_cache: str, llm_cache_path: Path | None, resume_dir: Path | None,
+                mlebench_data_dir: Path | None, hidden_validation: float | None, base_url: str | None,
+                fmt: str) -> None:
+    """Run an agent (SPEC or compiled PLAN) on a task until its budget is spent.
+
+    The run directory holds the plan, a SQLite journal of every node and model call, per-node
+    code/output/submission files and best/submission.csv (replaced atomically whenever the best
+    valid node changes). A killed run continues with --resume RUN_DIR, losing no finished node.
+
+    Models are reached through their base_url, else $OPENAI_BASE_URL, with the key from the
+    variable their api_key_env names (default OPENAI_API_KEY).
+
+    \b
+    Examples:
+      aira-dsl run specs/aira-greedy.yaml --task penguins --workers 2
+      OPENAI_BASE_URL=http://127.0.0.1:8000/v1 aira-dsl run specs/aira-mcts.yaml --task diabetes
+      aira-dsl run plan.json --task ./my-task --set budget.steps=50 --seed 3
+      aira-dsl run --resume runs/20261126-101500_aira-greedy_penguins_ab12cd
+    """
+    from aira_dsl.compiler import load_plan_or_spec
+    from aira_dsl.plan import load_plan
+    from aira_dsl.runtime.engine import RunOptions
+    from aira_dsl.runtime.rundir import RunDir, default_run_dir
+
+    if resume_dir is not None:
+        rundir = RunDir(resume_dir)
+        if not rundir.exists():
+            raise click.UsageError(f"{resume_dir} is not a run directory (no run.json and journal.sqlite)")
+        if overrides:
+            raise click.UsageError("--set cannot change a run being resumed (its plan is frozen)")
+        plan = load_plan(rundir.plan_json)
+        info = rundir.read_run()
+        task_ref = task_ref or info.get("task", {}).get("ref")
+        if not task_ref:
+            raise click.UsageError("the run directory does not say which task it ran; pass --task")
+        seed = int(info.get("seed", seed))
+        workers = workers or info.get("workers")
+        out = resume_dir
+    else:
+        if spec is None:
+            raise click.UsageError("give a SPEC (or a plan file), or --resume RUN_DIR")
+        if not task_ref:
+            raise click.UsageError("give the task to solve with --task (e.g. --task penguins; see `aira-dsl tasks list`)")
+        plan = load_plan_or_spec(spec, overrides=overrides, env_mode="error")
+        out = out or default_run_dir(plan.name, Path(task_ref).name if os.sep in task_ref else task_ref)
+        if RunDir(out).exists():
+            raise click.UsageError(f"{out} already holds a run; use --resume {out} to continue it")
+    problem = _endpoint_problem(plan, base_url) if llm_cache != "replay" else None
+    if problem:
+        raise DiagnosticError(Diagnostic(
+            "no-endpoint", problem,
+            hint="export OPENAI_API_KEY=... for OpenAI, or OPENAI_BASE_URL=http://host:port/v1 (and a key, any "
+                 "text for servers that need none) for vLLM, SGLang, Ollama, llama.cpp or LM Studio; "
+                 "`aira-dsl demo` runs the whole pipeline offline with scripted answers"))
+    options = RunOptions(task_ref=task_ref, out=out, seed=seed, workers=workers, llm_cache=llm_cache,
+                         llm_cache_path=llm_cache_path, mlebench_data_dir=mlebench_data_dir,
+                         hidden_validation=hidden_validation, base_url=base_url)
+    summary = _execute(plan, options, resume=resume_dir is not None, fmt=fmt)
+    _print_summary(summary, fmt)
+    sys.exit(EXIT_OK if summary.status != "failed" else EXIT_FINDINGS)
+
+
+@click.command("demo")
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory (default runs/<time>_demo_penguins_<id>/).")
+@click.option("--task", "task_ref", default="penguins", show_default=True, help="Bundled task to run on.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True, help="Nodes to create.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def demo_command(out: Path | None, task_ref: str, workers: int, steps: int, fmt: str) -> None:
+    """Run the whole pipeline offline, with SCRIPTED answers instead of a model.
+
+    Starts the scripted OpenAI-compatible server on 127.0.0.1 with a small set of hand-written
+    answers (some deliberately buggy, so the debug path runs), and runs specs/demo.yaml (AIRA
+    greedy) on a bundled task with two workers in the local sandbox. The answers are scripted,
+    not a model's: the demo shows the machinery, not an agent's skill.
+
+    \b
+    Examples:
+      aira-dsl demo
+      aira-dsl demo --task penguins --steps 6 --format json
+    """
+    from importlib import resources
+
+    from aira_dsl.compiler import load_plan_or_spec
+    from aira_dsl.llm.scripted import ScriptedServer
+    from aira_dsl.runtime.engine import RunOptions
+    from aira_dsl.runtime.rundir import default_run_dir
+
+    spec = _demo_spec()
+    plan = load_plan_or_spec(spec, overrides=(f"budget.steps={steps}", f"execution.workers={workers}"))
+    out = out or default_run_dir("demo", task_ref)
+    click.echo("aira-dsl demo: the model answers below are SCRIPTED (hand-written, served by the scripted "
+               "test server), not a model's.", err=True)
+    script = resources.files("aira_dsl.runtime.demo").joinpath("answers.yaml").read_text(encoding="utf-8")
+    import yaml
+
+    os.environ.setdefault("OPENAI_API_KEY", "scripted-demo-key")
+    with ScriptedServer(yaml.safe_load(script)) as server:
+        options = RunOptions(task_ref=task_ref, out=out, seed=0, workers=workers, base_url=server.base_url)
+        summary = _execute(plan, options, resume=False, fmt=fmt)
+    _print_summary(summary, fmt)
+    if fmt == "text":
+        click.echo(f"look at the run with:  aira-dsl view {summary.run_dir}")
+    sys.exit(EXIT_OK if summary.status == "finished" else EXIT_FINDINGS)
+
+
+def _demo_spec() -> Path:
+    """specs/demo.yaml of the repository this package runs from."""
+    here = Path(__file__).resolve()
+    for folder in here.parents:
+        candidate = folder / "specs" / "demo.yaml"
+        if candidate.is_file():
+            return candidate
+    raise DiagnosticError(Diagnostic("demo-missing", "specs/demo.yaml was not found next to the package",
+                                     hint="run the demo from a checkout of aira-dsl (pip install -e .)"))
+
+

@@ -1,0 +1,94 @@
+"""``aira-dsl validate`` and ``aira-dsl schema``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from aira_dsl.diagnostics import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Severity, render
+
+FORMATS = click.Choice(["text", "json", "github"])
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True,
+              help="text for people, json for tools, github for workflow annotations.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems, no summary line.")
+def validate(paths: tuple[Path, ...], fmt: str, strict: bool, quiet: bool) -> None:
+    """Check agent specs, tasks and sandbox profiles, offline.
+
+    PATHS are files or folders; folders are searched for *.yaml / *.yml files, whose kind
+    (agent spec, task.yaml, runtimes/ profile) is recognised by their content. Every check
+    that `compile` runs is run here, with no API key and no container.
+
+    \b
+    Exit codes: 0 clean (warnings allowed), 1 findings, 2 usage or environment error.
+
+    \b
+    Examples:
+      aira-dsl validate specs/
+      aira-dsl validate specs/aira-greedy.yaml --format json
+      aira-dsl validate . --format github     # annotations in GitHub Actions
+    """
+    from aira_dsl.validation import validate_paths
+
+    if not paths:
+        raise click.UsageError("give at least one spec file or folder, e.g. `aira-dsl validate specs/`")
+    reports, problems = validate_paths(paths)
+    # A base spec's problems are found once per spec extending it: show each once.
+    diagnostics = list(dict.fromkeys(d for r in reports for d in r.diagnostics))
+    out = sys.stdout
+    if fmt == "json":
+        import json
+
+        payload = {"files": [{"path": r.path, "kind": r.kind, "errors": r.errors, "warnings": r.warnings}
+                             for r in reports],
+                   "diagnostics": [d.to_dict() for d in diagnostics],
+                   "usage_errors": problems}
+        out.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    else:
+        text = render(diagnostics, fmt, stream=out)
+        if text:
+            out.write(text)
+        for problem in problems:
+            click.echo(f"aira-dsl validate: {problem}", err=True)
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+    if fmt == "text" and not quiet and reports:
+        click.echo(f"checked {len(reports)} file{'s' * (len(reports) != 1)}: "
+                   f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}",
+                   err=True)
+    if problems:
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_FINDINGS if errors or (strict and warnings) else EXIT_OK)
+
+
+@click.command()
+@click.option("--kind", type=click.Choice(["agent", "task", "sandbox-profile", "plan"]), default="agent",
+              show_default=True, help="Which schema to print.")
+def schema(kind: str) -> None:
+    """Print a JSON Schema (2020-12); editors use it for completion and hover docs.
+
+    \b
+    Put this line at the top of a spec to get them in VS Code / any yaml-language-server editor:
+      # yaml-language-server: $schema=../schema/agent.schema.json
+
+    \b
+    Examples:
+      aira-dsl schema > agent.schema.json
+      aira-dsl schema --kind task
+    """
+    from importlib import resources
+
+    name = {"agent": "agent.schema.json", "task": "task.schema.json",
+            "sandbox-profile": "sandbox-profile.schema.json", "plan": "plan.schema.json"}[kind]
+    try:
+        text = resources.files("aira_dsl.schemas").joinpath(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        click.echo(f"aira-dsl schema: the {kind} schema is not available in this version", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.stdout.write(text)

@@ -1,0 +1,311 @@
+"""Semantic check passes: small functions run in order, each adding diagnostics.
+
+Each pass takes the :class:`CompileContext` and reads what earlier passes left there. A pass
+that finds the document unusable sets ``ctx.stop`` so later passes don't report cascades of the
+same mistake (one typo should give one error).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path as FsPath
+from typing import Any
+
+from aira_dsl.compiler.context import CompileContext, TemplateRef
+from aira_dsl.diagnostics import Diagnostic, Severity
+from aira_dsl.spec.model import POLICY_ROLES, PromptSpec, build_spec, parse_duration
+from aira_dsl.spec.schema_check import did_you_mean, load_packaged_schema, schema_diagnostics
+from aira_dsl.spec.yamlpos import Path
+
+__all__ = ["CHECK_PASSES", "Pass", "find_prompt_roots", "run_checks"]
+
+Pass = Callable[[CompileContext], None]
+
+
+def check_loaded(ctx: CompileContext) -> None:
+    """YAML problems (syntax, duplicate keys, extends) come first; unusable data stops here."""
+    ctx.diagnostics.extend(ctx.doc.diagnostics)
+    if ctx.doc.data is None or any(d.is_error for d in ctx.doc.diagnostics):
+        ctx.stop = True
+
+
+def check_schema(ctx: CompileContext) -> None:
+    """The JSON Schema; semantic passes are skipped for a file whose schema check failed."""
+    found = schema_diagnostics(ctx.doc, load_packaged_schema("agent.schema.json"))
+    ctx.diagnostics.extend(found)
+    if any(d.is_error for d in found):
+        ctx.stop = True
+        return
+    ctx.spec = build_spec(ctx.doc.data)
+
+
+def check_durations(ctx: CompileContext) -> None:
+    """Duration texts parse, and an execution may not be longer than the whole run."""
+    data = ctx.doc.data
+    fields: list[Path] = [("budget", "time"), ("budget", "exec_timeout")]
+    fields += [("models", name, "timeout") for name in (data.get("models") or {})]
+    for path in fields:
+        node: Any = data
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and parse_duration(node) is None:
+            ctx.error("invalid-duration", f"'{node}' is not a duration", path,
+                      hint="write seconds as a number, or text such as 90s, 30m, 4h, 1d, 1h30m")
+    spec = ctx.spec
+    if spec and spec.budget.time is not None and spec.budget.exec_timeout > spec.budget.time \
+            and "exec_timeout" in (data.get("budget") or {}):
+        ctx.warning("budget-exec-timeout", "budget.exec_timeout is longer than budget.time; "
+                    "executions will be cut to the time left", ("budget", "exec_timeout"))
+
+
+def check_model_refs(ctx: CompileContext) -> None:
+    """Every operator names a model defined under ``models``."""
+    assert ctx.spec is not None
+    if ctx.spec.abstract:
+        return  # a spec extending this one may define the model
+    models = list(ctx.spec.models)
+    for name, op in ctx.spec.operators.items():
+        if op.model not in ctx.spec.models:
+            guess = did_you_mean(op.model, models)
+            hint = f"did you mean '{guess}'?" if guess else (
+                f"defined models: {', '.join(models)}" if models else "add it under `models:`")
+            ctx.error("unknown-model", f"operator '{name}' uses model '{op.model}', which is not defined",
+                      ("operators", name, "model"), hint=hint)
+
+
+def check_policy_roles(ctx: CompileContext) -> None:
+    """The policy's roles are bound to existing operators of the matching kind."""
+    spec = ctx.spec
+    assert spec is not None
+    if spec.policy is None or spec.abstract:
+        return
+    policy = spec.policy
+    operators = spec.operators
+    for role, target in policy.use.items():
+        if target not in operators:
+            guess = did_you_mean(target, operators)
+            ctx.error("unknown-operator", f"policy.use.{role} names operator '{target}', which is not defined",
+                      ("policy", "use", role), hint=f"did you mean '{guess}'?" if guess else
+                      f"defined operators: {', '.join(operators)}")
+        elif operators[target].kind != role:
+            ctx.error("operator-kind-mismatch",
+                      f"policy.use.{role} names '{target}', an operator of kind {operators[target].kind}",
+                      ("policy", "use", role), hint=f"the {role} role needs an operator of kind {role}")
+    for role in POLICY_ROLES[policy.kind]:
+        if role in policy.use:
+            continue
+        if role not in operators:
+            candidates = [n for n, op in operators.items() if op.kind == role]
+            hint = (f"bind one with `use: {{{role}: {candidates[0]}}}`" if candidates
+                    else f"add an operator of kind {role}")
+            ctx.error("missing-role", f"the {policy.kind} policy needs a '{role}' operator", ("policy",),
+                      hint=hint, on_key=True)
+        elif operators[role].kind != role:
+            ctx.error("operator-kind-mismatch",
+                      f"operator '{role}' has kind {operators[role].kind}, but the {policy.kind} policy "
+                      f"uses it as its {role} operator", ("operators", role, "kind"),
+                      hint=f"set kind: {role}, or bind another operator with policy.use.{role}")
+
+
+def _expr_diagnostics(ctx: CompileContext, path: Path, errors: list[Any]) -> None:
+    for err in errors:
+        file, line, col = ctx.doc.offset_position(path, err.start)
+        _, end_line, end_col = ctx.doc.offset_position(path, max(err.end, err.start + 1))
+        severity = Severity.WARNING if getattr(err, "severity", "error") == "warning" else Severity.ERROR
+        if line == 0:  # the expression came from --set: no file position
+            ctx.add(Diagnostic(err.code, err.message, severity, file=file, hint=err.hint))
+            continue
+        ctx.add(Diagnostic(err.code, err.message, severity, file=file, line=line, col=col,
+                           end_line=end_line if end_line == line else None,
+                           end_col=end_col if end_line == line else None, hint=err.hint))
+
+
+def check_expressions(ctx: CompileContext) -> None:
+    """Fitness and memory expressions parse and type-check against their documented context."""
+    from aira_dsl.expr import compile_expression
+
+    spec = ctx.spec
+    assert spec is not None
+    policy_params = {"kind": spec.policy.kind, **spec.policy.params} if spec.policy else {}
+    items: list[tuple[Path, str, str]] = [
+        (("fitness", "metric"), spec.fitness.metric, "fitness.metric"),
+        (("fitness", "buggy"), spec.fitness.buggy, "fitness.buggy"),
+        (("fitness", "value"), spec.fitness.value, "fitness.value"),
+    ]
+    for name, op in spec.operators.items():
+        if op.memory.where is not None:
+            items.append((("operators", name, "memory", "where"), op.memory.where, "memory.where"))
+    for path, source, field_name in items:
+        expr, errors = compile_expression(source, field_name, policy=policy_params, vars=spec.vars)
+        _expr_diagnostics(ctx, path, errors)
+        if expr is not None and not any(getattr(e, "severity", "error") == "error" for e in errors):
+            ctx.expressions[path] = expr
+
+
+def _uses_review(ctx: CompileContext) -> bool:
+    spec = ctx.spec
+    assert spec is not None
+    texts = [spec.fitness.metric, spec.fitness.buggy, spec.fitness.value]
+    return any("review." in t or t.strip() == "review" for t in texts)
+
+
+def check_analyze(ctx: CompileContext) -> None:
+    """Fitness that reads ``review.*`` needs an operator that produces the review."""
+    spec = ctx.spec
+    assert spec is not None
+    if spec.abstract or spec.policy is None:
+        return
+    analyze_name = spec.policy.role("analyze")
+    op = spec.operators.get(analyze_name)
+    if _uses_review(ctx) and (op is None or op.kind != "analyze"):
+        path: Path = ("fitness",) if "fitness" in ctx.doc.data else ("operators",)
+        ctx.error("missing-analyze", "the fitness rules read review.*, but no analyze operator is defined",
+                  path, hint="add an operator of kind analyze (bound as 'analyze' or via policy.use.analyze), "
+                  "or base fitness on reported.* or hidden.score", on_key=True)
+
+
+def check_complexity(ctx: CompileContext) -> None:
+    """Complexity rungs go up: increasing ``below`` bounds, and only the last rung may omit it."""
+    spec = ctx.spec
+    assert spec is not None
+    for name, op in spec.operators.items():
+        last = 0
+        for index, rung in enumerate(op.complexity):
+            path: Path = ("operators", name, "complexity", index)
+            if rung.below is None and index != len(op.complexity) - 1:
+                ctx.error("complexity-order", "only the last complexity rung may leave out `below`",
+                          path, hint="later rungs can never apply")
+            if rung.below is not None and rung.below <= last:
+                ctx.error("complexity-order", f"`below` must increase from rung to rung ({rung.below} ≤ {last})",
+                          (*path, "below"))
+            last = rung.below or last
+        if op.complexity and op.kind not in ("draft", "improve"):
+            ctx.warning("complexity-unused", f"complexity cues are given to draft and improve operators; "
+                        f"'{name}' is {op.kind}", ("operators", name, "complexity"), on_key=True)
+
+
+def find_prompt_roots(spec_file: FsPath) -> list[FsPath]:
+    """``prompts/`` folders where shared fragments (``_*.j2``) are looked up: the nearest one
+    found walking up from the spec's folder."""
+    roots = []
+    for folder in [spec_file.resolve().parent, *spec_file.resolve().parents]:
+        candidate = folder / "prompts"
+        if candidate.is_dir():
+            relative = os.path.relpath(candidate)
+            roots.append(FsPath(relative if not relative.startswith("..") else candidate))
+            break
+    return roots
+
+
+_TEMPLATE_CHECKS: dict[tuple[object, ...], tuple[tuple[object, ...], list[Diagnostic]]] = {}
+
+
+def _tree_fingerprint(paths: list[FsPath]) -> tuple[object, ...]:
+    """(name, size, mtime) of every file under ``paths``: changes whenever a template may have."""
+    entries: list[object] = []
+    for root in paths:
+        for folder, dirs, files in os.walk(root):
+            dirs.sort()
+            for name in sorted(files):
+                try:
+                    stat = os.stat(os.path.join(folder, name))
+                except OSError:
+                    continue
+                entries.append((folder, name, stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)
+
+
+def _check_template_cached(path: FsPath, kind: str, roots: list[FsPath], var_names: list[str]) -> list[Diagnostic]:
+    """``check_template``, memoised per process while no file under the template's folder or
+    the prompt roots changes (a folder of specs shares a handful of templates)."""
+    from aira_dsl.templates import check_template
+
+    key = (str(path.resolve()), kind, tuple(map(str, roots)), tuple(var_names))
+    fingerprint = _tree_fingerprint([path.parent, *roots])
+    cached = _TEMPLATE_CHECKS.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return list(cached[1])
+    found = check_template(path, kind, search_paths=roots, var_names=var_names)
+    if len(_TEMPLATE_CHECKS) > 1024:
+        _TEMPLATE_CHECKS.clear()
+    _TEMPLATE_CHECKS[key] = (fingerprint, list(found))
+    return found
+
+
+def check_prompts(ctx: CompileContext) -> None:
+    """Prompt files exist, and each template only uses what its operator kind provides."""
+    from aira_dsl.templates import check_template_source
+
+    spec = ctx.spec
+    assert spec is not None
+    var_names = list(spec.vars)
+    for name, op in spec.operators.items():
+        for role in ("system", "user"):
+            value = getattr(op.prompt, role)
+            if value is None:
+                continue
+            path: Path = ("operators", name, "prompt") if isinstance(ctx.doc.data["operators"][name]["prompt"], str) \
+                else ("operators", name, "prompt", role)
+            owner = FsPath(ctx.file_of(path))
+            roots = find_prompt_roots(owner)
+            if PromptSpec.is_file_reference(value):
+                file = FsPath(owner.parent, value)
+                shown = FsPath(value) if FsPath(value).is_absolute() else FsPath(
+                    _normalize(owner.parent / value))
+                if not file.is_file():
+                    ctx.error("missing-prompt", f"prompt file '{value}' not found (looked for {shown})", path,
+                              hint="prompt paths are relative to the spec file that names them")
+                    continue
+                ctx.templates.append(TemplateRef(name, role, shown, None, path, roots))
+                ctx.diagnostics.extend(_check_template_cached(shown, op.kind, roots, var_names))
+            else:
+                span = ctx.doc.span(path)
+                info = ctx.doc.scalars.get(path)
+                offset = (span.line if info and info.style in ("|", ">") else span.line - 1) if span else 0
+                ctx.templates.append(TemplateRef(name, role, None, value, path, [*roots, owner.parent]))
+                ctx.diagnostics.extend(check_template_source(
+                    value, ctx.file_of(path), op.kind, search_paths=[*roots, owner.parent],
+                    var_names=var_names, line_offset=offset))
+
+
+def _normalize(path: FsPath) -> str:
+    return os.path.normpath(path)
+
+
+def check_unused_operators(ctx: CompileContext) -> None:
+    """Operators no role refers to are probably a mistake (a renamed role, say)."""
+    spec = ctx.spec
+    assert spec is not None
+    if spec.policy is None or spec.abstract:
+        return
+    roles = [*POLICY_ROLES[spec.policy.kind], "analyze"]
+    used = {spec.policy.role(r) for r in roles}
+    for name in spec.operators:
+        if name not in used:
+            ctx.warning("unused-operator", f"operator '{name}' is not used by the {spec.policy.kind} policy",
+                        ("operators", name), on_key=True,
+                        hint="bind it to a role with policy.use, or remove it")
+
+
+CHECK_PASSES: list[Pass] = [
+    check_loaded,
+    check_schema,
+    check_durations,
+    check_model_refs,
+    check_policy_roles,
+    check_analyze,
+    check_expressions,
+    check_complexity,
+    check_prompts,
+    check_unused_operators,
+]
+"""The check stage, in order. ``validate`` runs exactly these; ``compile`` runs them and lowers."""
+
+
+def run_checks(ctx: CompileContext, passes: list[Pass] | None = None) -> CompileContext:
+    for check in passes or CHECK_PASSES:
+        if ctx.stop:
+            break
+        check(ctx)
+    return ctx

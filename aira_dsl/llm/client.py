@@ -1,0 +1,312 @@
+"""The one real :class:`~aira_dsl.llm.types.ChatModel`: any OpenAI-compatible endpoint.
+
+One ``OpenAIChatModel`` per model of the plan. Each call goes: budget check → record/replay
+lookup → a slot of the model's concurrency limit → tenacity-retried request (the ``openai``
+client's own retries are off, so attempts are counted and bounded in one place) → reasoning split
+from the answer → accounting record (failures too) → recording. Every failure leaves as an
+:class:`~aira_dsl.llm.errors.LLMError` that names the model, the endpoint and a fix.
+
+Requests carry ``X-Aira-Operator``, ``X-Aira-Kind`` and ``X-Aira-Node`` headers (who asks; no
+secrets): logs of a proxy can attribute calls, and the scripted test server matches on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import openai
+
+from aira_dsl.llm.accounting import Accountant, CallRecord
+from aira_dsl.llm.cache import ResponseCache, canonical_request, request_key
+from aira_dsl.llm.config import ModelSettings, ReviewMethod
+from aira_dsl.llm.errors import LLMError, LLMRequestError, LLMUnavailableError
+from aira_dsl.llm.retry import (
+    TransientResponseError,
+    error_message,
+    is_retryable,
+    rejects_request,
+    retry_after_seconds,
+    retrying,
+)
+from aira_dsl.llm.types import CallInfo, ChatResult, Message
+from aira_dsl.llm.wire import collect_stream, estimate_usage, parse_completion, prepare_messages
+
+__all__ = ["OpenAIChatModel"]
+
+_CONTEXT_LENGTH = re.compile(r"context[ _](length|size|window)|too many tokens|prompt is too long|"
+                             r"maximum context", re.IGNORECASE)
+
+
+class _LoopState:
+    """What is bound to one event loop: the HTTP client and the concurrency semaphore."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, client: openai.AsyncOpenAI, limit: int) -> None:
+        self.loop = loop
+        self.client = client
+        self.semaphore = asyncio.Semaphore(limit)
+
+
+class OpenAIChatModel:
+    """A model reached through the Chat Completions API, with retries, accounting and replay."""
+
+    def __init__(self, settings: ModelSettings, accountant: Accountant | None = None,
+                 cache: ResponseCache | None = None) -> None:
+        self._settings = settings
+        self.accountant = accountant if accountant is not None else Accountant()
+        self.cache = cache if cache is not None else ResponseCache()
+        self.review_method: ReviewMethod | None = (
+            None if settings.structured_output == "auto" else settings.structured_output)
+        self._state: _LoopState | None = None
+        self._state_lock = threading.Lock()
+
+    @property
+    def settings(self) -> ModelSettings:
+        return self._settings
+
+    def __repr__(self) -> str:
+        s = self._settings
+        return f"OpenAIChatModel({s.name!r}, model={s.model!r}, endpoint={s.endpoint!r})"
+
+    def preflight(self) -> None:
+        """Check, without network, that calls can be made (the key variable is set)."""
+        if self.cache.mode != "replay":
+            self._settings.api_key()
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def _loop_state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        with self._state_lock:
+            if self._state is None or self._state.loop is not loop:
+                s = self._settings
+                client = openai.AsyncOpenAI(api_key=s.api_key(), base_url=s.endpoint, timeout=s.timeout,
+                                            max_retries=0, default_headers=dict(s.extra_headers or {}))
+                self._state = _LoopState(loop, client, s.max_concurrency)
+            return self._state
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections opened from the running event loop."""
+        with self._state_lock:
+            state, self._state = self._state, None
+        if state is not None and state.loop is asyncio.get_running_loop():
+            await state.client.close()
+
+    async def __aenter__(self) -> OpenAIChatModel:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------------------ calls
+
+    async def chat(self, messages: Sequence[Message], *, purpose: CallInfo,
+                   tools: Sequence[Mapping[str, Any]] | None = None,
+                   tool_choice: str | Mapping[str, Any] | None = None,
+                   response_format: Mapping[str, Any] | None = None) -> ChatResult:
+        """Send one chat request (retried as needed) and return the answer.
+
+        Raises :class:`BudgetExceeded` before sending when a limit is spent,
+        :class:`ReplayMissError` in replay mode for an unrecorded request, and otherwise an
+        :class:`LLMError` subclass when the call fails.
+        """
+        s = self._settings
+        sent = prepare_messages(messages, system_role=s.system_role)
+        params: dict[str, Any] = s.sampling_params()
+        if tools:
+            params["tools"] = [dict(tool) for tool in tools]
+        if tool_choice is not None:
+            params["tool_choice"] = tool_choice if isinstance(tool_choice, str) else dict(tool_choice)
+        if response_format is not None:
+            params["response_format"] = dict(response_format)
+        if s.extra_body:
+            params.update(s.extra_body)
+        self.accountant.check()
+
+        key = canonical = ""
+        occurrence = 0
+        if self.cache.enabled:
+            canonical = canonical_request(s.model, sent, params)
+            key = request_key(s.model, sent, params)
+            occurrence = self.cache.claim(key)
+            if self.cache.mode == "replay":
+                return self._replay(self.cache.lookup(key, occurrence, purpose), purpose)
+
+        state = self._loop_state()
+        async with state.semaphore:
+            started = time.monotonic()
+            attempts = 0
+            try:
+                async for attempt in retrying(s):
+                    with attempt:
+                        attempts += 1
+                        raw = await self._request(state.client, sent, params, purpose)
+                        parsed = parse_completion(raw)
+            except Exception as exc:
+                error = self._translate(exc, attempts, time.monotonic() - started)
+                if error is None:
+                    raise
+                self._account_failure(purpose, error, attempts, time.monotonic() - started, cached=False)
+                if self.cache.mode == "record":
+                    self.cache.store(key, occurrence, s.model, canonical, {"error": _error_to_dict(error)})
+                raise error from exc
+            latency = time.monotonic() - started
+
+        usage = parsed.usage if parsed.usage is not None else estimate_usage(sent, parsed)
+        result = ChatResult(text=parsed.text, reasoning=parsed.reasoning, tool_arguments=parsed.tool_arguments,
+                            tool_name=parsed.tool_name, usage=usage, latency=latency,
+                            cost_usd=s.cost(usage.prompt_tokens, usage.completion_tokens), cached=False,
+                            raw=raw, finish_reason=parsed.finish_reason, attempts=attempts,
+                            usage_estimated=parsed.usage is None)
+        self._account(purpose, result)
+        if self.cache.mode == "record":
+            self.cache.store(key, occurrence, s.model, canonical, {"result": result.to_dict()})
+        return result
+
+    async def _request(self, client: openai.AsyncOpenAI, messages: list[dict[str, Any]],
+                       params: dict[str, Any], purpose: CallInfo) -> dict[str, Any]:
+        """One HTTP attempt; returns the completion as a JSON-safe dict."""
+        s = self._settings
+        headers = {"X-Aira-Operator": purpose.operator, "X-Aira-Kind": purpose.kind,
+                   "X-Aira-Node": "" if purpose.node_id is None else str(purpose.node_id)}
+        # Everything but model, messages and stream travels in extra_body: the endpoint, not the
+        # openai package's version, decides which parameters exist.
+        create: Any = client.chat.completions.create
+        if s.stream:
+            stream = await create(model=s.model, messages=messages, stream=True,
+                                  stream_options={"include_usage": True}, extra_body=params,
+                                  extra_headers=headers, timeout=s.timeout)
+            try:
+                return await collect_stream(_chunk_dicts(stream))
+            finally:
+                await stream.close()
+        completion = await create(model=s.model, messages=messages, extra_body=params,
+                                  extra_headers=headers, timeout=s.timeout)
+        if not hasattr(completion, "model_dump"):
+            raise TransientResponseError("the response body is not a JSON completion")
+        raw: dict[str, Any] = completion.model_dump(mode="json", exclude_unset=True)
+        return raw
+
+    # ------------------------------------------------------------------------------ replay
+
+    def _replay(self, outcome: Mapping[str, Any], purpose: CallInfo) -> ChatResult:
+        if "error" in outcome:
+            error = _error_from_dict(outcome["error"])
+            self._account_failure(purpose, error, 0, 0.0, cached=True)
+            raise error
+        result = ChatResult.from_dict(outcome["result"], cached=True)
+        self._account(purpose, result)
+        return result
+
+    # ------------------------------------------------------------------------------ accounting
+
+    def _account(self, purpose: CallInfo, result: ChatResult) -> None:
+        usage = result.usage
+        self.accountant.add(CallRecord.for_call(
+            purpose, self._settings.name, self._settings.model, prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens,
+            latency=result.latency, cost_usd=result.cost_usd, cached=result.cached, attempts=result.attempts,
+            usage_estimated=result.usage_estimated))
+
+    def _account_failure(self, purpose: CallInfo, error: LLMError, attempts: int, latency: float,
+                         cached: bool) -> None:
+        self.accountant.add(CallRecord.for_call(
+            purpose, self._settings.name, self._settings.model, latency=latency, cached=cached,
+            attempts=attempts, error=f"{type(error).__name__}: {error.message}"))
+
+    # ------------------------------------------------------------------------------ errors
+
+    def _translate(self, exc: BaseException, attempts: int, elapsed: float) -> LLMError | None:
+        """The user-facing error for a failed call; None for programming errors (re-raised)."""
+        s = self._settings
+        where = f"model '{s.name}' ({s.model} at {s.endpoint})"
+        if isinstance(exc, LLMError):
+            return exc
+        if is_retryable(exc):
+            asked = retry_after_seconds(exc)
+            detail = _describe(exc)
+            if asked is not None:
+                detail += f", the server asked to wait {asked:g}s"
+            hint = ("the endpoint is overloaded or down: raise max_attempts or max_retry_time, lower "
+                    "max_concurrency, or try again later")
+            if isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError):
+                hint = f"is a server listening at {s.endpoint}? check base_url"
+            elif isinstance(exc, openai.APITimeoutError):
+                hint = f"no answer within timeout={s.timeout:g}s: raise the model's timeout or check the server"
+            return LLMUnavailableError(
+                f"{where} failed after {attempts} attempt(s) in {elapsed:.1f}s; last error: {detail}",
+                hint=hint, attempts=attempts, elapsed=elapsed)
+        if isinstance(exc, openai.APIStatusError):
+            return self._rejected(exc, where)
+        if isinstance(exc, openai.OpenAIError):
+            return LLMRequestError(f"{where}: {exc}", hint="check the model's settings", model=s.model,
+                                   base_url=s.endpoint)
+        return None
+
+    def _rejected(self, exc: openai.APIStatusError, where: str) -> LLMRequestError:
+        s = self._settings
+        status = exc.status_code
+        detail = error_message(exc)
+        context = status in (400, 413, 422) and bool(_CONTEXT_LENGTH.search(detail))
+        if context:
+            hint = ("the prompt does not fit the model's context: lower memory limits or max_tokens, "
+                    "or use a model with a longer context")
+        elif status == 401:
+            hint = (f"the key in {s.api_key_env} was refused by {s.endpoint}: check that it is valid there"
+                    if s.api_key_env else f"{s.endpoint} wants an API key: set models.{s.name}.api_key_env")
+        elif status == 403:
+            hint = f"the key has no access to {s.model}: check the account's permissions"
+        elif status == 404:
+            hint = (f"check models.{s.name}.model ({s.model!r}) and base_url (OpenAI-compatible servers "
+                    "serve under /v1)")
+        else:
+            hint = ("the endpoint rejected a parameter: check the model's settings (send_temperature: false "
+                    "for models that refuse temperature, max_tokens_param, system_role, structured_output)")
+        return LLMRequestError(f"{where} rejected the request (HTTP {status}): {detail}", hint=hint,
+                               status_code=status, model=s.model, base_url=s.endpoint, context_length=context,
+                               unsupported=rejects_request(exc))
+
+
+async def _chunk_dicts(stream: Any) -> Any:
+    async for chunk in stream:
+        yield chunk.model_dump(mode="json", exclude_unset=True)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code} ({error_message(exc)})"
+    if isinstance(exc, openai.APITimeoutError):
+        return "request timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"connection failed ({exc.__cause__ or exc})"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _error_to_dict(error: LLMError) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": type(error).__name__, "message": error.message, "hint": error.hint}
+    if isinstance(error, LLMRequestError):
+        data.update(status_code=error.status_code, model=error.model, base_url=error.base_url,
+                    context_length=error.context_length, unsupported=error.unsupported)
+    if isinstance(error, LLMUnavailableError):
+        data.update(attempts=error.attempts, elapsed=error.elapsed)
+    return data
+
+
+def _error_from_dict(data: Mapping[str, Any]) -> LLMError:
+    message, hint = str(data.get("message", "")), data.get("hint")
+    kind = data.get("type")
+    if kind == "LLMRequestError":
+        return LLMRequestError(message, hint=hint, status_code=data.get("status_code"),
+                               model=str(data.get("model", "")), base_url=str(data.get("base_url", "")),
+                               context_length=bool(data.get("context_length")),
+                               unsupported=bool(data.get("unsupported")))
+    if kind == "LLMUnavailableError":
+        return LLMUnavailableError(message, hint=hint, attempts=int(data.get("attempts", 0)),
+                                   elapsed=float(data.get("elapsed", 0.0)))
+    return LLMError(message, hint=hint)
+

@@ -1,0 +1,204 @@
+"""What the reports know about a run: a node joined with its execution, review, grade and usage.
+
+The journal spreads a node over five tables; every report (viewer, run list, statistics) wants
+them together, and must cope with rows that are missing because the run stopped half-way
+(a pending node has no execution; an ungraded node has no grade). These read-only values keep
+``None`` for "not recorded" so nothing downstream confuses "missing" with "zero".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aira_dsl.runtime.journal import NodeRecord
+
+__all__ = ["MEDALS", "Execution", "Grade", "NodeView", "Review", "RunData", "Usage"]
+
+MEDALS = ("gold", "silver", "bronze")
+"""Medal names, best first."""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The sandbox result of a node (``executions`` row)."""
+
+    exit_code: int | None
+    timed_out: bool
+    oom_killed: bool
+    duration: float
+    output: str
+    isolation: str | None
+    submission_exists: bool
+    submission_valid: bool
+    submission_reason: str | None
+    reported: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Review:
+    """The analyze operator's review of a node (``reviews`` row)."""
+
+    is_bug: bool
+    summary: str
+    metric: float | None
+    method: str | None
+
+
+@dataclass(frozen=True)
+class Grade:
+    """Host-side grading on private answers (``grades`` row): never seen by the agent."""
+
+    hidden_score: float | None
+    test_score: float | None
+    valid_submission: bool
+    gold: bool
+    silver: bool
+    bronze: bool
+    above_median: bool
+
+    @property
+    def medal(self) -> str | None:
+        """The best medal earned, or ``None``."""
+        if self.gold:
+            return "gold"
+        if self.silver:
+            return "silver"
+        if self.bronze:
+            return "bronze"
+        return None
+
+    @property
+    def any_medal(self) -> bool:
+        return self.gold or self.silver or self.bronze
+
+    @property
+    def silver_or_better(self) -> bool:
+        return self.gold or self.silver
+
+
+@dataclass(frozen=True)
+class Usage:
+    """LLM usage summed over calls (of one node, one operator, or a whole run)."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    errors: int = 0
+    latency: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens (reasoning tokens are part of the completion)."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.calls + other.calls, self.prompt_tokens + other.prompt_tokens,
+                     self.completion_tokens + other.completion_tokens,
+                     self.reasoning_tokens + other.reasoning_tokens, self.cost_usd + other.cost_usd,
+                     self.errors + other.errors, self.latency + other.latency)
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """A search node with everything recorded about it."""
+
+    record: NodeRecord
+    execution: Execution | None
+    review: Review | None
+    grade: Grade | None
+    usage: Usage
+
+    @property
+    def id(self) -> int:
+        return self.record.id
+
+    @property
+    def valid(self) -> bool:
+        """Done, not buggy, and with a fitness: a candidate for the final answer."""
+        r = self.record
+        return r.status == "done" and r.buggy is False and r.fitness is not None
+
+    @property
+    def kind(self) -> str:
+        """``pending``, ``failed`` (the pipeline broke), ``buggy`` or ``valid``."""
+        r = self.record
+        if r.status == "pending":
+            return "pending"
+        if r.status == "failed":
+            return "failed"
+        return "valid" if self.valid else "buggy"
+
+
+@dataclass
+class RunData:
+    """A run as the reports see it: metadata, plan, nodes, events and LLM usage.
+
+    ``info`` is ``run.json`` (empty when missing); ``plan`` is ``plan.json`` or the journal's
+    ``plan`` meta entry (``None`` when neither is readable); ``warnings`` says what was missing
+    or damaged, so a report can show it instead of failing.
+    """
+
+    path: Path
+    info: dict[str, Any]
+    plan: dict[str, Any] | None
+    meta: dict[str, Any]
+    nodes: list[NodeView]
+    events: list[dict[str, Any]]
+    operator_usage: dict[str, Usage]
+    """LLM usage per operator name, including calls not tied to a node."""
+    direction: str = "maximize"
+    """The task's metric direction (``maximize`` or ``minimize``): orients test scores."""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for usage in self.operator_usage.values():
+            total = total + usage
+        return total
+
+    @property
+    def spec(self) -> str:
+        name = self.info.get("spec") or (self.plan or {}).get("name")
+        return str(name) if name else "unknown"
+
+    @property
+    def plan_hash(self) -> str | None:
+        value = self.info.get("plan_hash") or self.meta.get("plan_hash") or (self.plan or {}).get("plan_hash")
+        return str(value) if value else None
+
+    @property
+    def task(self) -> dict[str, Any]:
+        task = self.info.get("task")
+        return task if isinstance(task, dict) else {}
+
+    @property
+    def task_id(self) -> str:
+        value = self.task.get("id")
+        return str(value) if value else "unknown"
+
+    @property
+    def seed(self) -> int | None:
+        value = self.info.get("seed")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def status(self) -> str:
+        value = self.info.get("status")
+        return str(value) if value else "unknown"
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+    @property
+    def created_at(self) -> float | None:
+        value = self.info.get("created_at")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        times = [n.record.created_at for n in self.nodes]
+        return min(times) if times else None

@@ -1,0 +1,65 @@
+"""Rates over tasks with stratified-bootstrap confidence intervals, as the paper reports them.
+
+The headline number for an agent is the mean over tasks of the per-task rate (each task
+weighs the same however many seeds it has; with equal seeds per task this equals the pooled
+rate). Its uncertainty comes from a stratified bootstrap: in each of ``n_boot`` replicates,
+every task's runs are resampled with replacement *within that task* (the set of tasks is
+fixed: it is the benchmark, not a sample), the per-task rates are recomputed and averaged over
+tasks; the 95% interval is the 2.5th and 97.5th percentile of the replicates (percentile
+method, numpy's default linear interpolation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Estimate", "stratified_bootstrap", "task_mean"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over tasks with its bootstrap interval; ``n`` runs in ``strata`` tasks."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+    strata: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def task_mean(values_by_task: Mapping[str, Sequence[float]]) -> float | None:
+    """Mean over tasks of each task's mean (tasks with no values are left out)."""
+    means = [float(np.mean(v)) for v in values_by_task.values() if len(v)]
+    return float(np.mean(means)) if means else None
+
+
+def stratified_bootstrap(values_by_task: Mapping[str, Sequence[float]], *, n_boot: int = 1000,
+                         seed: int = 0, confidence: float = 0.95) -> Estimate:
+    """The task-averaged mean of ``values_by_task`` and its stratified percentile interval.
+
+    Values are per run (1.0/0.0 for a yes/no outcome, or a difference such as V/T minus V/V).
+    ``n_boot = 0`` gives the point estimate alone. The same ``seed`` gives the same interval.
+    """
+    strata = [np.asarray(v, dtype=float) for v in values_by_task.values() if len(v)]
+    n = int(sum(len(s) for s in strata))
+    if not strata:
+        return Estimate(None, None, None, 0, 0)
+    value = float(np.mean([s.mean() for s in strata]))
+    if n_boot <= 0:
+        return Estimate(value, None, None, n, len(strata))
+    rng = np.random.default_rng(seed)
+    replicates = np.zeros(n_boot)
+    for values in strata:
+        picks = rng.integers(0, len(values), size=(n_boot, len(values)))
+        replicates += values[picks].mean(axis=1)
+    replicates /= len(strata)
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.percentile(replicates, [tail, 100 - tail])
+    return Estimate(value, float(low), float(high), n, len(strata))

@@ -1,0 +1,90 @@
+"""One line per run: what ``aira-dsl runs`` lists and what the statistics aggregate.
+
+Figures are recomputed from the journal (the durable record) rather than copied from
+``run.json``, which a killed run may have left stale; ``run.json`` supplies what only it knows
+(task, seed, status, stop reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aira_dsl.report.model import RunData
+from aira_dsl.report.selection import (
+    Outcome,
+    outcome,
+    select_test,
+    select_top_k,
+    select_validation,
+    top_k_by_validation,
+)
+
+__all__ = ["RunSummary", "summarize_run"]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run's identity, progress and result (V/V), plus the oracle selections' outcomes."""
+
+    path: str
+    run_id: str
+    spec: str
+    plan_hash: str | None
+    task: str
+    direction: str
+    seed: int | None
+    status: str
+    stop_reason: str | None
+    created_at: float | None
+    steps: int
+    """Nodes done (finished, buggy or not); pending and failed nodes are not steps."""
+    nodes: int
+    valid_nodes: int
+    pending_nodes: int
+    best_node: int | None
+    best_validation: float | None
+    best_test: float | None
+    medal: str | None
+    above_median: bool | None
+    test_node: int | None
+    test_selected_score: float | None
+    cost_usd: float
+    tokens: int
+    vv: Outcome | None
+    vt: Outcome | None
+    top_k: Outcome | None
+    k: int
+    warnings: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["warnings"] = list(self.warnings)
+        return data
+
+
+def summarize_run(run: RunData, *, top_k: int = 3) -> RunSummary:
+    """Summarise a loaded run; ``top_k`` sets the short list of the top-k oracle selection."""
+    nodes = run.nodes
+    best = select_validation(nodes)
+    oracle = select_test(nodes, run.direction)
+    shortlist = top_k_by_validation(nodes, top_k)
+    top = select_top_k(nodes, top_k, run.direction)
+    grade = best.grade if best is not None else None
+    stop = run.info.get("stop_reason")
+    usage = run.usage
+    return RunSummary(
+        path=str(run.path), run_id=str(run.info.get("run_id") or run.path.name), spec=run.spec,
+        plan_hash=run.plan_hash, task=run.task_id, direction=run.direction, seed=run.seed,
+        status=run.status, stop_reason=None if stop is None else str(stop), created_at=run.created_at,
+        steps=sum(1 for n in nodes if n.record.status == "done"), nodes=len(nodes),
+        valid_nodes=sum(1 for n in nodes if n.valid),
+        pending_nodes=sum(1 for n in nodes if n.record.status == "pending"),
+        best_node=best.id if best else None, best_validation=best.record.metric if best else None,
+        best_test=grade.test_score if grade else None, medal=grade.medal if grade else None,
+        above_median=grade.above_median if grade else None,
+        test_node=oracle.id if oracle else None,
+        test_selected_score=oracle.grade.test_score if oracle and oracle.grade else None,
+        cost_usd=usage.cost_usd, tokens=usage.tokens,
+        vv=outcome(nodes, best), vt=outcome(nodes, oracle), top_k=outcome(shortlist, top), k=top_k,
+        warnings=tuple(run.warnings))

@@ -1,0 +1,215 @@
+"""``aira-dsl view``: one self-contained HTML file to read a run as a tree.
+
+Everything the page needs is inside the file (no CDN, works offline and as an e-mail
+attachment): the CSS and JavaScript are package data files inlined by a Jinja template, and
+the run is embedded as JSON that the script draws as an SVG tree (layout computed here, in
+:mod:`aira_dsl.report.layout`), two progress plots and a details panel. Static parts (the
+summary and the per-operator table) are rendered here so they read even with scripts off.
+
+Execution output is capped per node (head and tail kept) so a 1,000-node run stays a file a
+browser opens quickly; code, plans and reviews are kept whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from aira_dsl import __version__
+from aira_dsl.report.errors import ReportError
+from aira_dsl.report.layout import tree_layout
+from aira_dsl.report.load import load_run
+from aira_dsl.report.model import NodeView, RunData
+from aira_dsl.report.selection import select_test, select_validation
+from aira_dsl.report.series import best_so_far
+
+__all__ = ["OUTPUT_LIMIT", "OperatorRow", "operator_table", "render_viewer", "viewer_data", "write_viewer"]
+
+OUTPUT_LIMIT = 40_000
+"""Characters of execution output kept per node (half from the head, half from the tail)."""
+
+_ASSETS = "assets"
+
+
+@dataclass(frozen=True)
+class OperatorRow:
+    """One line of the per-operator table."""
+
+    operator: str
+    roles: str
+    nodes: int
+    done: int
+    valid: int
+    calls: int
+    tokens: int
+    cost_usd: float
+    errors: int
+
+    @property
+    def success_rate(self) -> float | None:
+        """Valid nodes over finished nodes made by this operator (``None``: it makes no nodes)."""
+        return self.valid / self.done if self.done else None
+
+
+def operator_table(run: RunData) -> list[OperatorRow]:
+    """Per operator: nodes made, how many were valid, and its LLM calls, tokens and cost."""
+    nodes: dict[str, list[NodeView]] = defaultdict(list)
+    for node in run.nodes:
+        nodes[node.record.operator].append(node)
+    rows = []
+    for name in sorted(set(nodes) | set(run.operator_usage)):
+        mine = nodes.get(name, [])
+        usage = run.operator_usage.get(name)
+        rows.append(OperatorRow(
+            operator=name, roles=", ".join(sorted({n.record.role for n in mine})) or "-", nodes=len(mine),
+            done=sum(n.record.status == "done" for n in mine), valid=sum(n.valid for n in mine),
+            calls=usage.calls if usage else 0, tokens=usage.tokens if usage else 0,
+            cost_usd=usage.cost_usd if usage else 0.0, errors=usage.errors if usage else 0))
+    return rows
+
+
+def _clip(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    half = limit // 2
+    cut = len(text) - 2 * half
+    return f"{text[:half]}\n\n[... {cut} characters cut by the viewer ...]\n\n{text[-half:]}", True
+
+
+def _finite(value: Any) -> Any:
+    """Non-finite floats become ``None``: JSON.parse rejects NaN and Infinity."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _node_data(node: NodeView, x: float, y: int) -> dict[str, Any]:
+    r = node.record
+    data: dict[str, Any] = {
+        "id": r.id, "parents": list(r.parent_ids), "op": r.operator, "role": r.role, "kind": node.kind,
+        "x": x, "y": y, "metric": r.metric, "fitness": r.fitness, "value": r.value, "plan": r.plan or "",
+        "code": r.code or "", "summary": r.summary or "", "error": r.error or "", "depth": r.depth,
+        "debug_depth": r.debug_depth, "generation": r.generation, "island": r.island, "worker": r.worker,
+        "created": r.created_at, "finished": r.finished_at, "meta": r.meta,
+        "usage": {"calls": node.usage.calls, "prompt_tokens": node.usage.prompt_tokens,
+                  "completion_tokens": node.usage.completion_tokens,
+                  "reasoning_tokens": node.usage.reasoning_tokens, "cost_usd": node.usage.cost_usd,
+                  "errors": node.usage.errors, "latency": node.usage.latency},
+        "exec": None, "review": None, "grade": None}
+    if node.execution is not None:
+        e = node.execution
+        output, clipped = _clip(e.output, OUTPUT_LIMIT)
+        data["exec"] = {"exit_code": e.exit_code, "timed_out": e.timed_out, "oom_killed": e.oom_killed,
+                        "duration": e.duration, "output": output, "output_clipped": clipped,
+                        "isolation": e.isolation, "submission_exists": e.submission_exists,
+                        "submission_valid": e.submission_valid, "submission_reason": e.submission_reason,
+                        "reported": e.reported}
+    if node.review is not None:
+        v = node.review
+        data["review"] = {"is_bug": v.is_bug, "summary": v.summary, "metric": v.metric, "method": v.method}
+    if node.grade is not None:
+        g = node.grade
+        data["grade"] = {"hidden_score": g.hidden_score, "test_score": g.test_score,
+                         "valid_submission": g.valid_submission, "medal": g.medal,
+                         "above_median": g.above_median}
+    return data
+
+
+def _run_data(run: RunData, best: NodeView | None, oracle: NodeView | None) -> dict[str, Any]:
+    task = run.task
+    metric = task.get("metric")
+    metric_name = metric.get("name") if isinstance(metric, dict) else metric
+    grade = best.grade if best else None
+    usage = run.usage
+    return {
+        "path": str(run.path), "run_id": str(run.info.get("run_id") or run.path.name), "spec": run.spec,
+        "plan_hash": run.plan_hash, "task": run.task_id, "metric": str(metric_name) if metric_name else "metric",
+        "direction": run.direction, "seed": run.seed, "status": run.status,
+        "stop_reason": run.info.get("stop_reason"), "created_at": run.created_at,
+        "finished_at": run.info.get("finished_at"), "workers": run.info.get("workers"),
+        "steps": sum(n.record.status == "done" for n in run.nodes), "nodes": len(run.nodes),
+        "valid": sum(n.valid for n in run.nodes), "buggy": sum(n.kind == "buggy" for n in run.nodes),
+        "pending": sum(n.kind == "pending" for n in run.nodes), "failed": sum(n.kind == "failed" for n in run.nodes),
+        "best_node": best.id if best else None, "best_validation": best.record.metric if best else None,
+        "best_test": grade.test_score if grade else None, "medal": grade.medal if grade else None,
+        "above_median": grade.above_median if grade else None,
+        "test_node": oracle.id if oracle else None,
+        "test_node_score": oracle.grade.test_score if oracle and oracle.grade else None,
+        "cost_usd": usage.cost_usd, "tokens": usage.tokens, "calls": usage.calls,
+        "warnings": run.warnings, "version": __version__}
+
+
+def viewer_data(run: RunData) -> dict[str, Any]:
+    """Everything the page's script draws, as JSON-ready values."""
+    best = select_validation(run.nodes)
+    oracle = select_test(run.nodes, run.direction)
+    positions = tree_layout([n.id for n in run.nodes], [n.record.parent_ids for n in run.nodes])
+    nodes = [_node_data(n, positions[n.id].x, positions[n.id].y) for n in run.nodes]
+    progress = [p.to_dict() for p in best_so_far(run.nodes, run.created_at)]
+    return _finite({"run": _run_data(run, best, oracle), "nodes": nodes, "progress": progress})
+
+
+def _asset(name: str) -> str:
+    return (resources.files("aira_dsl.report") / _ASSETS / name).read_text(encoding="utf-8")
+
+
+def _script_json(data: Any) -> str:
+    """JSON safe inside ``<script type="application/json">`` (no ``</script>``, no ``<!--``)."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _fmt(value: Any, digits: int = 6) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def render_viewer(run: RunData) -> str:
+    """The viewer page of ``run`` as one HTML string."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["num"] = _fmt
+    template = env.from_string(_asset("viewer.html.j2"))
+    data = viewer_data(run)
+    when = run.created_at
+    return template.render(
+        run=data["run"], operators=operator_table(run), data_json=_script_json(data),
+        css=_asset("viewer.css"), js=_asset("viewer.js"), title=f"{run.spec} · {run.task_id}",
+        started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when)) if when else "-")
+
+
+def write_viewer(run_dir: Path, output: Path | None = None) -> Path:
+    """Render the viewer of the run at ``run_dir`` to ``output`` (default ``RUN_DIR/report.html``).
+
+    The file is written atomically (a temporary file renamed over it), so a browser never
+    shows half a page. Raises :class:`ReportError` when the run cannot be read or the file
+    cannot be written.
+    """
+    run = load_run(run_dir)
+    target = Path(output) if output is not None else Path(run_dir) / "report.html"
+    page = render_viewer(run)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ReportError(f"cannot write {target}: {exc.strerror or exc}",
+                          "choose another file with -o/--output") from None
+    return target

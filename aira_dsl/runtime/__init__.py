@@ -1,0 +1,1 @@
+"""The runtime: executes a plan (search policy + operators + sandbox + grading) into a run."""

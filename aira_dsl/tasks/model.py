@@ -1,0 +1,155 @@
+"""What a loaded task is: plain frozen dataclasses, no I/O.
+
+A :class:`Task` is everything the runtime and the graders need to know about a problem, with
+every path already resolved to an absolute :class:`~pathlib.Path`. It is built by
+:mod:`aira_dsl.tasks.taskfile` (from a ``task.yaml``), by :mod:`aira_dsl.tasks.mlebench_adapter`
+(from an MLE-bench prepared competition) and never by hand in normal use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "HIDDEN_ANSWERS_FILE",
+    "HIDDEN_FEATURES_FILE",
+    "HIDDEN_PREDICTIONS_FILE",
+    "Direction",
+    "HiddenValidation",
+    "HiddenValidationConfig",
+    "MlebenchRef",
+    "ResourceHints",
+    "SubmissionFormat",
+    "Task",
+    "Thresholds",
+]
+
+Direction = Literal["maximize", "minimize"]
+
+HIDDEN_FEATURES_FILE = "hidden_val_features.csv"
+"""In the public data dir: the held-back training rows without their target columns."""
+HIDDEN_PREDICTIONS_FILE = "hidden_val_predictions.csv"
+"""In the solution's ``./submission/`` dir: its predictions for the hidden rows."""
+HIDDEN_ANSWERS_FILE = "hidden_val_answers.csv"
+"""Framework-owned (never public): the held-back rows' ids and targets."""
+
+
+@dataclass(frozen=True)
+class SubmissionFormat:
+    """The shape a submission must have: the sample's columns, one row per answer id."""
+
+    sample: Path
+    id_column: str
+    target_columns: tuple[str, ...]
+    max_bytes: int | None = None
+    """Largest submission accepted; ``None`` means the default (see ``submission.py``)."""
+    values: str | None = None
+    """Kind of the target values (``label``, ``probability``... or ``any``); None: the metric's."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Score cut-offs for medals and the median.
+
+    ``kind`` says where they come from so reports never pass a reference number off as a
+    Kaggle medal: ``kaggle`` (a Kaggle leaderboard or thresholds copied from one),
+    ``reference`` (scores of documented reference solutions), ``custom`` (user-chosen).
+    """
+
+    gold: float | None
+    silver: float | None
+    bronze: float | None
+    median: float | None
+    kind: str = "custom"
+    source: str = "task.yaml"
+    num_teams: int | None = None
+
+
+@dataclass(frozen=True)
+class ResourceHints:
+    """What a solution may expect to use; advisory, shown to agents and used by schedulers."""
+
+    cpus: int | None = None
+    memory_gb: float | None = None
+    gpus: int | None = None
+    time_limit_s: float | None = None
+
+
+@dataclass(frozen=True)
+class HiddenValidationConfig:
+    """The request in ``task.yaml``: hold back ``fraction`` of ``train_file``'s rows."""
+
+    fraction: float
+    seed: int = 0
+    train_file: str = "train.csv"
+
+
+@dataclass(frozen=True)
+class HiddenValidation:
+    """A hidden validation split that has been materialised on disk.
+
+    ``public_dir`` of the task then points at a derived copy of the data in which
+    ``train_file`` lacks the hidden rows and :data:`HIDDEN_FEATURES_FILE` holds them without
+    targets; ``answers`` (outside any public dir) holds their ids and targets.
+    """
+
+    config: HiddenValidationConfig
+    features: Path
+    answers: Path
+    num_rows: int
+    source_public_dir: Path
+    predictions_file: str = HIDDEN_PREDICTIONS_FILE
+
+
+@dataclass(frozen=True)
+class MlebenchRef:
+    """Where an MLE-bench competition lives, for grading through the ``mlebench`` package."""
+
+    competition_id: str
+    data_dir: Path
+
+
+@dataclass(frozen=True)
+class Task:
+    """A resolved task; see the module docstring."""
+
+    id: str
+    name: str
+    description: str
+    public_dir: Path
+    private_dir: Path
+    answers: Path
+    metric: str
+    direction: Direction
+    submission: SubmissionFormat
+    metric_params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    grader: str | None = None
+    """``module:function`` entry point used instead of a named metric."""
+    thresholds: Thresholds | None = None
+    resources: ResourceHints = field(default_factory=ResourceHints)
+    hidden_validation: HiddenValidation | None = None
+    hidden_validation_config: HiddenValidationConfig | None = None
+    root: Path | None = None
+    """The task directory (holding ``task.yaml``), when there is one."""
+    source: str = "dir"
+    """``bundled``, ``dir`` or ``mlebench``."""
+    mlebench: MlebenchRef | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_lower_better(self) -> bool:
+        return self.direction == "minimize"
+
+    @property
+    def original_public_dir(self) -> Path:
+        """The public dir as the task declares it, before any hidden split was carved out."""
+        if self.hidden_validation is not None:
+            return self.hidden_validation.source_public_dir
+        return self.public_dir
+
+    def metric_info(self) -> dict[str, Any]:
+        """``{name, direction}`` as prompt templates see it (``task.metric``)."""
+        return {"name": self.metric, "direction": self.direction}

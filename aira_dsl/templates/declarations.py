@@ -1,0 +1,144 @@
+"""The variables each operator kind hands to its prompt template, declared as data.
+
+This module is the single source of truth for the template context (DESIGN.md, "Templates"):
+the static checker reads it to reject unknown names and misspelt attributes, the sample
+contexts are validated against it, and ``docs/templates.md`` is generated from it. The runtime
+must build contexts of exactly this shape. Fields may be added; none may be silently renamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from aira_dsl.templates.types import ANY, Field, ListOf, Scalar, StrMap, record
+
+__all__ = [
+    "COMMON_VARIABLES",
+    "KINDS",
+    "MEMORY_ENTRY",
+    "declared_variables",
+]
+
+KINDS: tuple[str, ...] = ("draft", "improve", "debug", "crossover", "analyze")
+"""Operator kinds, in the order docs list them."""
+
+_STR = Scalar("str")
+_INT = Scalar("int")
+_NUM = Scalar("number")
+_BOOL = Scalar("bool")
+
+METRIC = record("metric", [
+    Field("name", _STR, "Name of the score the task is judged on, e.g. `accuracy` or `rmse`."),
+    Field("direction", _STR, "`maximize` or `minimize`: which way the score improves."),
+])
+
+TASK = record("task", [
+    Field("id", _STR, "Stable identifier of the task, e.g. `penguins-species`."),
+    Field("name", _STR, "Human-readable task name."),
+    Field("description", _STR, "The full task statement (markdown), as the task author wrote it."),
+    Field("data_preview", _STR,
+          "Generated overview of the public data (file tree and per-file previews); empty if none."),
+    Field("metric", METRIC, "The task's evaluation metric."),
+    Field("time_remaining", _NUM, "Seconds left in the run's time budget; null without a time budget.",
+          nullable=True),
+    Field("steps_remaining", _INT, "Steps left in the run's step budget; null without a step budget.",
+          nullable=True),
+    Field("execution_timeout", _NUM,
+          "Seconds one execution of the solution may take: min(budget.exec_timeout, time left); "
+          "null when neither is set.", nullable=True),
+])
+
+GPU = record("gpu", [
+    Field("name", _STR, "Device name as the driver reports it, e.g. `NVIDIA H100 80GB HBM3`."),
+    Field("memory_gb", _NUM, "Device memory in GB; null when unknown.", nullable=True),
+])
+
+HARDWARE = record("hardware", [
+    Field("gpus", ListOf(GPU), "GPUs the solution's sandbox can use; empty for CPU-only runs."),
+    Field("cpus", _INT, "CPU cores available to the sandbox."),
+    Field("memory_gb", _NUM, "Memory limit of the sandbox in GB; null when unknown.", nullable=True),
+])
+
+WORKSPACE = record("workspace", [
+    Field("data_dir", _STR, "Where the task's public data is mounted read-only (e.g. `./data`)."),
+    Field("working_dir", _STR, "A writable scratch directory (e.g. `./working`)."),
+    Field("submission_path", _STR,
+          "Where the solution must write its predictions (e.g. `./submission/submission.csv`)."),
+])
+
+MEMORY_ENTRY = record("memory entry", [
+    Field("plan", _STR, "The plan (text before the code) of an earlier node."),
+    Field("summary", _STR, "The reviewer's summary of that node's run; null if it was never reviewed.",
+          nullable=True),
+    Field("metric", _NUM, "Its validation metric; null when it produced none.", nullable=True),
+    Field("buggy", _BOOL, "Whether the fitness rules judged it buggy."),
+])
+
+REVIEW = record("review", [
+    Field("summary", _STR, "The reviewer's summary (findings, or what to fix); null if not reviewed.",
+          nullable=True),
+    Field("is_bug", _BOOL, "Whether the reviewer judged the run buggy; null if not reviewed.",
+          nullable=True),
+])
+
+PARENT = record("parent", [
+    Field("code", _STR, "The parent's Python source, unfenced."),
+    Field("plan", _STR, "The parent's plan (text before its code)."),
+    Field("output", _STR, "The parent's full terminal output (stdout and stderr); use `head_tail` to cut it."),
+    Field("metric", _NUM, "The parent's validation metric; null when it produced none.", nullable=True),
+    Field("review", REVIEW, "The review of the parent's run."),
+])
+
+CROSSOVER_PARENT = record("crossover parent", [
+    Field("code", _STR, "The parent's Python source, unfenced."),
+    Field("plan", _STR, "The parent's plan."),
+    Field("metric", _NUM, "The parent's validation metric; null when it produced none.", nullable=True),
+])
+
+NODE = record("node", [
+    Field("code", _STR, "The executed Python source, unfenced."),
+    Field("plan", _STR, "The plan the code came with."),
+    Field("output", _STR, "Full terminal output of the run; use `head_tail` to cut it."),
+    Field("exit_code", _INT, "Exit status of the run (negative: killed by that signal)."),
+    Field("timed_out", _BOOL, "Whether the run hit the execution timeout."),
+    Field("duration", _NUM, "Wall-clock seconds the run took."),
+])
+
+COMMON_VARIABLES: tuple[Field, ...] = (
+    Field("task", TASK, "The task being solved and the budget left."),
+    Field("hardware", HARDWARE, "What the solution's sandbox can use."),
+    Field("workspace", WORKSPACE, "Paths inside the sandbox, relative to the solution's working directory."),
+    Field("packages", ListOf(_STR), "Python packages installed in the sandbox (pip names)."),
+    Field("vars", StrMap(ANY), "The spec's `vars`: user constants; the keys are those the spec declares."),
+    Field("complexity", _STR,
+          "`minimal`, `moderate` or `advanced` from the operator's `complexity` rule; null when off.",
+          nullable=True),
+    Field("memory", ListOf(MEMORY_ENTRY), "Earlier nodes chosen by the operator's `memory` scope, oldest first."),
+)
+
+_PARENT = Field("parent", PARENT, "The node operated on: the valid node to improve, or the buggy node to fix.")
+
+_EXTRA: Mapping[str, tuple[Field, ...]] = {
+    "draft": (),
+    "improve": (_PARENT,),
+    "debug": (_PARENT,),
+    "crossover": (Field("parents", ListOf(CROSSOVER_PARENT), "The nodes to combine (two by default)."),),
+    "analyze": (Field("node", NODE, "The node whose run is being reviewed."),),
+}
+
+_BY_KIND: Mapping[str, Mapping[str, Field]] = MappingProxyType({
+    kind: MappingProxyType({f.name: f for f in (*COMMON_VARIABLES, *_EXTRA[kind])}) for kind in KINDS
+})
+
+
+def declared_variables(kind: str) -> Mapping[str, Field]:
+    """The top-level variables a template of operator ``kind`` receives, by name.
+
+    Raises ``KeyError`` with the known kinds for an unknown ``kind``; callers that accept
+    kinds from users validate them first (the spec schema does).
+    """
+    try:
+        return _BY_KIND[kind]
+    except KeyError:
+        raise KeyError(f"unknown operator kind {kind!r}; expected one of {', '.join(KINDS)}") from None

@@ -1,0 +1,118 @@
+"""Sample contexts per operator kind, and validation of user-supplied context files.
+
+``aira-dsl render`` shows what a prompt will look like without running an agent; it needs a
+realistic context (a sample shipped here, or a file the user wrote). A context file with a
+missing or misspelt key would only fail deep inside rendering, so :func:`validate_context`
+compares it with the declarations first and says which key is wrong and where.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Mapping
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from aira_dsl.templates.declarations import KINDS, declared_variables
+from aira_dsl.templates.types import AnyType, Field, ListOf, Record, Scalar, StrMap, VarType, describe
+
+__all__ = ["load_sample_context", "sample_context_text", "validate_context"]
+
+
+def sample_context_text(kind: str) -> str:
+    """The commented YAML text of the sample context for ``kind``."""
+    if kind not in KINDS:
+        raise KeyError(f"unknown operator kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return resources.files("aira_dsl.templates").joinpath("samples", f"{kind}.yaml").read_text("utf-8")
+
+
+def load_sample_context(kind: str) -> dict[str, Any]:
+    """The sample context for operator ``kind`` as a fresh dict (safe to modify)."""
+    data = yaml.safe_load(sample_context_text(kind))
+    assert isinstance(data, dict)
+    return data
+
+
+def _close(word: str, choices: Collection[str]) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _check_scalar(value: Any, scalar: Scalar) -> bool:
+    if scalar.kind == "str":
+        return isinstance(value, str)
+    if scalar.kind == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) if scalar.kind == "int" else isinstance(value, int | float)
+
+
+def _check_value(value: Any, declared: Field, path: str, var_names: Collection[str],
+                 problems: list[str]) -> None:
+    if value is None:
+        if not declared.nullable:
+            problems.append(f"{path}: must not be null (expected {describe(declared.type)})")
+        return
+    _check_type(value, declared.type, path, var_names, problems)
+
+
+def _check_type(value: Any, vtype: VarType, path: str, var_names: Collection[str],
+                problems: list[str]) -> None:
+    if isinstance(vtype, AnyType):
+        return
+    if isinstance(vtype, Scalar):
+        if not _check_scalar(value, vtype):
+            problems.append(f"{path}: expected {describe(vtype)}, got {type(value).__name__} {value!r:.40}")
+    elif isinstance(vtype, ListOf):
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected {describe(vtype)}, got {type(value).__name__}")
+            return
+        for index, item in enumerate(value):
+            _check_type(item, vtype.item, f"{path}[{index}]", var_names, problems)
+    elif isinstance(vtype, Record):
+        _check_mapping(value, {f.name: f for f in vtype.fields}, path, var_names, problems)
+    elif isinstance(vtype, StrMap):
+        if not isinstance(value, Mapping):
+            problems.append(f"{path}: expected a mapping, got {type(value).__name__}")
+            return
+        for key in value:
+            if key not in var_names:
+                problems.append(f"{path}: unknown key {key!r}{_close(str(key), var_names)}; "
+                                f"the spec declares: {', '.join(sorted(var_names)) or '(none)'}")
+        for key in sorted(set(var_names) - set(value)):
+            problems.append(f"{path}: missing key {key!r} declared by the spec")
+
+
+def _check_mapping(value: Any, fields: Mapping[str, Field], path: str, var_names: Collection[str],
+                   problems: list[str]) -> None:
+    prefix = f"{path}." if path else ""
+    if not isinstance(value, Mapping):
+        problems.append(f"{path or 'context'}: expected a mapping with keys {', '.join(fields)}, "
+                        f"got {type(value).__name__}")
+        return
+    for key in value:
+        if key not in fields:
+            problems.append(f"{prefix}{key}: unknown key{_close(str(key), fields)}")
+    for name, declared in fields.items():
+        if name not in value:
+            problems.append(f"{prefix}{name}: missing ({declared.doc})")
+        else:
+            _check_value(value[name], declared, f"{prefix}{name}", var_names, problems)
+
+
+def validate_context(context: Any, kind: str, var_names: Collection[str] = ()) -> list[str]:
+    """Problems of a context for a ``kind`` template: missing, unknown or mistyped keys.
+
+    Top-level keys are checked against the kind's declared variables, nested records against
+    their fields, and ``vars`` against ``var_names`` (the spec's vars). Each problem is one
+    line starting with the dotted path of the value (``task.metric.direction: missing``).
+    An empty list means the context has exactly the declared shape.
+    """
+    if kind not in KINDS:
+        return [f"unknown operator kind {kind!r}; expected one of {', '.join(KINDS)}"]
+    problems: list[str] = []
+    _check_mapping(context, dict(declared_variables(kind)), "", var_names, problems)
+    return problems

@@ -1,0 +1,101 @@
+"""The MLE-bench adapter, on a competition directory built here in MLE-bench's prepared layout."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from aira_dsl.tasks import TaskError, data_preview, grade_submission, resolve_task
+from aira_dsl.tasks.mlebench_adapter import mlebench_available
+
+COMPETITION = "spaceship-titanic"  # a real MLE-bench competition id, so its own grader can be used
+HAS_MLEBENCH = importlib.util.find_spec("mlebench") is not None
+
+
+def build_competition(data_dir: Path, rows: int = 40) -> Path:
+    """<data_dir>/<id>/prepared/{public,private} as `mlebench prepare` leaves them."""
+    prepared = data_dir / COMPETITION / "prepared"
+    public, private = prepared / "public", prepared / "private"
+    public.mkdir(parents=True)
+    private.mkdir(parents=True)
+    ids = [f"{i:04d}_01" for i in range(rows)]
+    truth = ["True" if i % 3 else "False" for i in range(rows)]
+    (public / "description.md").write_text("# Spaceship Titanic\n\nPredict Transported.\n", encoding="utf-8")
+    (public / "train.csv").write_text("PassengerId,HomePlanet,Age,Transported\n"
+                                      + "".join(f"9{i:03d}_01,Earth,{20 + i},True\n" for i in range(10)),
+                                      encoding="utf-8")
+    (public / "test.csv").write_text("PassengerId,HomePlanet,Age\n"
+                                     + "".join(f"{i},Mars,30\n" for i in ids), encoding="utf-8")
+    (public / "sample_submission.csv").write_text("PassengerId,Transported\n"
+                                                  + "".join(f"{i},False\n" for i in ids), encoding="utf-8")
+    (private / "test.csv").write_text("PassengerId,Transported\n"
+                                      + "".join(f"{i},{t}\n" for i, t in zip(ids, truth, strict=True)),
+                                      encoding="utf-8")
+    return data_dir
+
+
+def test_reads_the_prepared_layout(tmp_path: Path) -> None:
+    data_dir = build_competition(tmp_path)
+    task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir)
+    prepared = (data_dir / COMPETITION / "prepared").resolve()
+    assert task.public_dir == prepared / "public" and task.private_dir == prepared / "private"
+    assert task.description.startswith("# Spaceship Titanic")
+    assert (task.submission.id_column, task.submission.target_columns) == ("PassengerId", ("Transported",))
+    assert task.source == "mlebench" and task.mlebench is not None
+    assert "test.csv: 40 rows, 3 columns" in data_preview(task.public_dir)
+
+
+@pytest.mark.skipif(HAS_MLEBENCH, reason="checks the message shown when mlebench is not installed")
+def test_grading_without_mlebench_says_how_to_install_it(tmp_path: Path) -> None:
+    data_dir = build_competition(tmp_path)
+    task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir)
+    assert not mlebench_available()
+    assert any("not installed" in note for note in task.notes)
+    with pytest.raises(TaskError) as info:
+        grade_submission(task, task.submission.sample)
+    assert info.value.message == f"grading mlebench:{COMPETITION} needs the mlebench package, which is not installed"
+    assert "github.com/openai/mle-bench" in (info.value.hint or "")
+
+
+def test_local_leaderboard_gives_direction_and_thresholds_without_mlebench(tmp_path: Path) -> None:
+    if HAS_MLEBENCH:
+        pytest.skip("with mlebench installed its own leaderboard is used")
+    data_dir = build_competition(tmp_path)
+    board = "scoreNullable,score\n" + "".join(f"x,{0.3 + i / 100}\n" for i in range(50))  # ascending: lower wins
+    (data_dir / COMPETITION / "leaderboard.csv").write_text(board, encoding="utf-8")
+    task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir)
+    assert task.direction == "minimize"
+    assert task.thresholds is not None and task.thresholds.num_teams == 50
+    assert task.thresholds.gold == pytest.approx(0.34)  # 50 teams: gold is position 5
+
+
+def test_missing_or_unprepared_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLEBENCH_DATA_DIR", raising=False)
+    with pytest.raises(TaskError) as info:
+        resolve_task(f"mlebench:{COMPETITION}")
+    assert "--mlebench-data-dir" in (info.value.hint or "")
+    with pytest.raises(TaskError) as info:
+        resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=tmp_path)
+    assert "is not prepared" in info.value.message
+    assert f"mlebench prepare -c {COMPETITION}" in (info.value.hint or "")
+    with pytest.raises(TaskError):
+        resolve_task("mlebench:", mlebench_data_dir=tmp_path)
+
+
+@pytest.mark.skipif(not HAS_MLEBENCH, reason="the mlebench package is not installed (it is not on PyPI; "
+                    "install it from github.com/openai/mle-bench to run this test)")
+def test_real_mlebench_grader(tmp_path: Path) -> None:
+    data_dir = build_competition(tmp_path)
+    task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir)
+    answers = (data_dir / COMPETITION / "prepared" / "private" / "test.csv").read_text(encoding="utf-8")
+    perfect = tmp_path / "perfect.csv"
+    perfect.write_text(answers, encoding="utf-8")
+    report = grade_submission(task, perfect)
+    assert report.valid_submission and report.score == 1.0 and report.threshold_kind == "kaggle"
+    sample = grade_submission(task, task.submission.sample)
+    assert sample.valid_submission and sample.score is not None and sample.score < 1.0
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(answers.splitlines()[:-1]) + "\n", encoding="utf-8")
+    assert not grade_submission(task, short).valid_submission
