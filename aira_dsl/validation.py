@@ -52,8 +52,9 @@ def _check_spec(path: Path, display: str) -> list[Diagnostic]:
 
 
 def _is_task(path: Path, data: object) -> bool:
-    return path.name in ("task.yaml", "task.yml") or (
-        isinstance(data, dict) and "metric" in data and "submission" in data)
+    from aira_dsl.tasks import is_task_document
+
+    return path.name in ("task.yaml", "task.yml") or is_task_document(data)
 
 
 def _check_task(path: Path, display: str) -> list[Diagnostic]:
@@ -111,7 +112,7 @@ class FileReport:
 
 def collect_files(target: Path) -> list[Path]:
     """YAML files under a folder, sorted, skipping VCS, caches and run outputs."""
-    found = []
+    found: list[Path] = []
     for root, dirs, files in os.walk(target):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
         found.extend(Path(root, f) for f in sorted(files) if f.endswith(YAML_SUFFIXES)

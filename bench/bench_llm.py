@@ -4,7 +4,7 @@
    accounting, answer parsing; optionally recording to SQLite) against two baselines measured in
    the same process on the same server: a bare keep-alive ``http.client`` POST, and the ``openai``
    package's AsyncOpenAI called directly.
-2. Concurrency scaling with 100 ms of server latency: 32 calls through one model whose
+2. Concurrency scaling with 100 ms of server latency: 128 calls through one model whose
    ``max_concurrency`` is 1, 4 and 16; throughput and speedup over 1 in flight.
 
 The server runs in its own process (``aira-dsl serve-scripted``) so it does not share the GIL with
@@ -144,7 +144,7 @@ def scaling(calls: int, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300, help="calls per overhead measurement")
-    parser.add_argument("--scaling-calls", type=int, default=32, help="calls per scaling measurement")
+    parser.add_argument("--scaling-calls", type=int, default=128, help="calls per scaling measurement")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, openai {openai.__version__}")

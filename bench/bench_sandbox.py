@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             ready.append((name, sandbox, workspace))
         # Interleave the variants so that load from other processes affects them all alike.
-        samples: dict[str, list[float]] = {"bare python3": []} | {name: [] for name, _, _ in ready}
+        samples: dict[str, list[float]] = {"bare python3": []}
+        samples.update({name: [] for name, _, _ in ready})
         for _ in range(args.n):
             samples["bare python3"].append(run_bare(script))
             for name, sandbox, workspace in ready:

@@ -33,6 +33,10 @@ _COMMANDS: dict[str, tuple[str, str] | str] = {
     "grade": ("aira_dsl.cli._tasks:grade", "Check a submission and score it on a task's private answers."),
     "tasks": ("aira_dsl.cli._tasks:tasks", "Bundled offline tasks: list, prepare, show, preview."),
     "exec": ("aira_dsl.cli._exec:exec_command", "Run one script in a sandbox, as the runtime would."),
+    "view": ("aira_dsl.cli._report:view", "Write a run's self-contained HTML viewer (graph, code, scores)."),
+    "runs": ("aira_dsl.cli._report:runs", "List runs in a folder: spec, task, seed, status, scores, cost."),
+    "report": ("aira_dsl.cli._report:report", "Aggregate runs: medal rates with bootstrap CIs, selection gap."),
+    "sweep": ("aira_dsl.cli._sweep:sweep", "Run grids of specs × tasks × seeds on local, SLURM or Ray."),
 }
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -17,7 +17,7 @@ from aira_dsl.plan import Plan
 SET_HELP = "Override a spec value, e.g. --set policy.num_drafts=3 (repeatable; values are YAML)."
 
 
-def _fail(diagnostics: list[Diagnostic], code: int) -> None:
+def _fail(diagnostics: list[Diagnostic], code: int) -> NoReturn:
     sys.stderr.write(render(diagnostics, "text", stream=sys.stderr))
     sys.exit(code)
 

@@ -73,12 +73,15 @@ def _execute(plan: Any, options: Any, *, resume: bool, fmt: str) -> Any:
 @click.option("--hidden-validation", type=click.FloatRange(0.05, 0.5),
               help="Hold back this fraction of training rows as framework-owned validation data.")
 @click.option("--base-url", help="Send every model's requests to this OpenAI-compatible endpoint.")
+@click.option("--gpus", "gpu_list", metavar="IDS",
+              help="GPU ids this run may use, e.g. 0,1 (default: every visible GPU); workers get disjoint sets "
+                   "of execution.gpus_per_worker each.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json prints the final summary as JSON (progress lines still go to stderr).")
 def run_command(spec: str | None, task_ref: str | None, workers: int | None, out: Path | None, seed: int,
                 overrides: tuple[str, ...], llm_cache: str, llm_cache_path: Path | None, resume_dir: Path | None,
                 mlebench_data_dir: Path | None, hidden_validation: float | None, base_url: str | None,
-                fmt: str) -> None:
+                gpu_list: str | None, fmt: str) -> None:
     """Run an agent (SPEC or compiled PLAN) on a task until its budget is spent.
 
     The run directory holds the plan, a SQLite journal of every node and model call, per-node
@@ -130,9 +133,15 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
             hint="export OPENAI_API_KEY=... for OpenAI, or OPENAI_BASE_URL=http://host:port/v1 (and a key, any "
                  "text for servers that need none) for vLLM, SGLang, Ollama, llama.cpp or LM Studio; "
                  "`aira-dsl demo` runs the whole pipeline offline with scripted answers"))
+    gpus = None
+    if gpu_list is not None:
+        try:
+            gpus = [int(part) for part in gpu_list.split(",") if part.strip()]
+        except ValueError:
+            raise click.UsageError(f"--gpus takes comma-separated GPU ids, e.g. 0,1 (got {gpu_list!r})") from None
     options = RunOptions(task_ref=task_ref, out=out, seed=seed, workers=workers, llm_cache=llm_cache,
                          llm_cache_path=llm_cache_path, mlebench_data_dir=mlebench_data_dir,
-                         hidden_validation=hidden_validation, base_url=base_url)
+                         hidden_validation=hidden_validation, base_url=base_url, gpus=gpus)
     summary = _execute(plan, options, resume=resume_dir is not None, fmt=fmt)
     _print_summary(summary, fmt)
     sys.exit(EXIT_OK if summary.status != "failed" else EXIT_FINDINGS)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ def check_spec(path: str | os.PathLike[str], *, env: Callable[[str], str | None]
     """Load and check a spec; the context holds the typed spec, checked parts and diagnostics."""
     ctx = CompileContext(loaded=load_spec(path, env=env, env_mode=env_mode))
     if overrides and ctx.doc.data is not None:
+        # Overrides edit the document: work on a copy (loaded documents may be shared).
+        doc = ctx.doc
+        doc.data = copy.deepcopy(doc.data)
+        doc.spans, doc.key_spans, doc.scalars = dict(doc.spans), dict(doc.key_spans), dict(doc.scalars)
         parsed: list[Override] = []
         for text in overrides:
             item = parse_override(text)

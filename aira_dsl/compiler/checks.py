@@ -14,7 +14,7 @@ from typing import Any
 
 from aira_dsl.compiler.context import CompileContext, TemplateRef
 from aira_dsl.diagnostics import Diagnostic, Severity
-from aira_dsl.spec.model import POLICY_ROLES, PromptSpec, build_spec, parse_duration
+from aira_dsl.spec.model import POLICY_ROLES, PromptSpec, build_spec
 from aira_dsl.spec.schema_check import did_you_mean, load_packaged_schema, schema_diagnostics
 from aira_dsl.spec.yamlpos import Path
 
@@ -41,17 +41,8 @@ def check_schema(ctx: CompileContext) -> None:
 
 
 def check_durations(ctx: CompileContext) -> None:
-    """Duration texts parse, and an execution may not be longer than the whole run."""
+    """An execution may not be longer than the whole run (the schema checked the formats)."""
     data = ctx.doc.data
-    fields: list[Path] = [("budget", "time"), ("budget", "exec_timeout")]
-    fields += [("models", name, "timeout") for name in (data.get("models") or {})]
-    for path in fields:
-        node: Any = data
-        for part in path:
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is not None and parse_duration(node) is None:
-            ctx.error("invalid-duration", f"'{node}' is not a duration", path,
-                      hint="write seconds as a number, or text such as 90s, 30m, 4h, 1d, 1h30m")
     spec = ctx.spec
     if spec and spec.budget.time is not None and spec.budget.exec_timeout > spec.budget.time \
             and "exec_timeout" in (data.get("budget") or {}):

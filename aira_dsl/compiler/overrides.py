@@ -87,7 +87,9 @@ def apply_overrides(doc: YamlDocument, overrides: list[Override]) -> list[Diagno
         if not ok:
             continue
         last = override.path[-1]
-        if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int) and last < len(node)):
+        if isinstance(node, dict):
+            node[last] = override.value
+        elif isinstance(node, list) and isinstance(last, int) and last < len(node):
             node[last] = override.value
         else:
             problems.append(Diagnostic("bad-override", f"{where}: cannot set '{last}' there"))

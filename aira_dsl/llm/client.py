@@ -16,6 +16,7 @@ import asyncio
 import re
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,8 +46,7 @@ _CONTEXT_LENGTH = re.compile(r"context[ _](length|size|window)|too many tokens|p
 class _LoopState:
     """What is bound to one event loop: the HTTP client and the concurrency semaphore."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, client: openai.AsyncOpenAI, limit: int) -> None:
-        self.loop = loop
+    def __init__(self, client: openai.AsyncOpenAI, limit: int) -> None:
         self.client = client
         self.semaphore = asyncio.Semaphore(limit)
 
@@ -61,7 +61,10 @@ class OpenAIChatModel:
         self.cache = cache if cache is not None else ResponseCache()
         self.review_method: ReviewMethod | None = (
             None if settings.structured_output == "auto" else settings.structured_output)
-        self._state: _LoopState | None = None
+        # One HTTP client and semaphore per event loop (they cannot cross loops); the limit of
+        # ``max_concurrency`` therefore holds per loop, and the runtime runs calls in one loop.
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary())
         self._state_lock = threading.Lock()
 
     @property
@@ -82,18 +85,19 @@ class OpenAIChatModel:
     def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         with self._state_lock:
-            if self._state is None or self._state.loop is not loop:
+            state = self._states.get(loop)
+            if state is None:
                 s = self._settings
                 client = openai.AsyncOpenAI(api_key=s.api_key(), base_url=s.endpoint, timeout=s.timeout,
                                             max_retries=0, default_headers=dict(s.extra_headers or {}))
-                self._state = _LoopState(loop, client, s.max_concurrency)
-            return self._state
+                state = self._states[loop] = _LoopState(client, s.max_concurrency)
+            return state
 
     async def aclose(self) -> None:
         """Close the HTTP connections opened from the running event loop."""
         with self._state_lock:
-            state, self._state = self._state, None
-        if state is not None and state.loop is asyncio.get_running_loop():
+            state = self._states.pop(asyncio.get_running_loop(), None)
+        if state is not None:
             await state.client.close()
 
     async def __aenter__(self) -> OpenAIChatModel:
@@ -171,8 +175,8 @@ class OpenAIChatModel:
                        params: dict[str, Any], purpose: CallInfo) -> dict[str, Any]:
         """One HTTP attempt; returns the completion as a JSON-safe dict."""
         s = self._settings
-        headers = {"X-Aira-Operator": purpose.operator, "X-Aira-Kind": purpose.kind,
-                   "X-Aira-Node": "" if purpose.node_id is None else str(purpose.node_id)}
+        headers = {"X-Aira-Operator": _header(purpose.operator), "X-Aira-Kind": _header(purpose.kind),
+                   "X-Aira-Node": "" if purpose.node_id is None else _header(str(purpose.node_id))}
         # Everything but model, messages and stream travels in extra_body: the endpoint, not the
         # openai package's version, decides which parameters exist.
         create: Any = client.chat.completions.create
@@ -269,6 +273,11 @@ class OpenAIChatModel:
         return LLMRequestError(f"{where} rejected the request (HTTP {status}): {detail}", hint=hint,
                                status_code=status, model=s.model, base_url=s.endpoint, context_length=context,
                                unsupported=rejects_request(exc))
+
+
+def _header(value: str) -> str:
+    """A header-safe copy: printable ASCII only, at most 200 characters."""
+    return "".join(c if " " <= c <= "~" else "?" for c in value)[:200]
 
 
 async def _chunk_dicts(stream: Any) -> Any:

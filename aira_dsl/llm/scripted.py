@@ -165,6 +165,7 @@ class ScriptedServer:
         class HTTPServer(ThreadingHTTPServer):
             daemon_threads = True
             address_family = family
+            request_queue_size = 128  # the default 5 refuses bursts of concurrent clients
 
         self._stop.clear()
         self._httpd = HTTPServer((self.host, self.port), Handler)
@@ -261,6 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
     owner: ScriptedServer
     protocol_version = "HTTP/1.1"
     server_version = "aira-dsl-scripted/1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: without this, +40 ms a call
 
     def setup(self) -> None:
         super().setup()

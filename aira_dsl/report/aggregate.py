@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aira_dsl.report.discover import find_runs
+from aira_dsl.report.discover import find_runs, runs_below
 from aira_dsl.report.errors import ReportError
 from aira_dsl.report.load import load_run
 from aira_dsl.report.selection import OUTCOME_FIELDS, Outcome
@@ -24,7 +24,7 @@ from aira_dsl.report.stats import Estimate, stratified_bootstrap
 from aira_dsl.report.summary import RunSummary, summarize_run
 
 __all__ = ["GROUP_KEYS", "SELECTIONS", "GroupReport", "Report", "Skipped", "build_report", "collect_runs",
-           "parse_group_keys"]
+           "group_key", "list_runs", "parse_group_keys"]
 
 GROUP_KEYS = ("spec", "task", "plan_hash")
 """What runs can be grouped by (``--by``)."""
@@ -105,9 +105,24 @@ def parse_group_keys(text: str) -> tuple[str, ...]:
 
 def collect_runs(paths: Iterable[Path], *, top_k: int = 3) -> tuple[list[RunSummary], list[Skipped]]:
     """Load and summarise every run at or below ``paths``; unreadable runs are skipped, with why."""
+    return _summarize_all(find_runs(paths), top_k)
+
+
+def list_runs(root: Path, *, top_k: int = 3) -> tuple[list[RunSummary], list[Skipped]]:
+    """Like :func:`collect_runs` for one folder, but a folder with no runs gives empty lists.
+
+    Raises :class:`ReportError` only when ``root`` does not exist or is not a folder.
+    """
+    if not root.is_dir():
+        raise ReportError(f"{root}: {'not a directory' if root.exists() else 'no such file or directory'}",
+                          "pass a folder that holds runs (default: the current folder)")
+    return _summarize_all(runs_below(root), top_k)
+
+
+def _summarize_all(run_dirs: Iterable[Path], top_k: int) -> tuple[list[RunSummary], list[Skipped]]:
     summaries: list[RunSummary] = []
     skipped: list[Skipped] = []
-    for run_dir in find_runs(paths):
+    for run_dir in run_dirs:
         try:
             summaries.append(summarize_run(load_run(run_dir), top_k=top_k))
         except ReportError as exc:
@@ -115,7 +130,8 @@ def collect_runs(paths: Iterable[Path], *, top_k: int = 3) -> tuple[list[RunSumm
     return summaries, skipped
 
 
-def _group_key(run: RunSummary, by: Sequence[str]) -> tuple[str, ...]:
+def group_key(run: RunSummary, by: Sequence[str]) -> tuple[str, ...]:
+    """The values of ``by`` (spec, task, plan hash prefix) for ``run``."""
     values = {"spec": run.spec, "task": run.task, "plan_hash": (run.plan_hash or "unknown")[:12]}
     return tuple(values[k] for k in by)
 
@@ -158,7 +174,7 @@ def build_report(runs: Sequence[RunSummary], *, by: Sequence[str] = ("spec",), n
     """Group ``runs`` by ``by`` and compute every rate with its stratified-bootstrap interval."""
     groups: dict[tuple[str, ...], list[RunSummary]] = defaultdict(list)
     for run in runs:
-        groups[_group_key(run, by)].append(run)
+        groups[group_key(run, by)].append(run)
     reports = [_group(dict(zip(by, key, strict=True)), members, n_boot, seed)
                for key, members in sorted(groups.items())]
     return Report(by=tuple(by), n_boot=n_boot, seed=seed, top_k=top_k, groups=reports, runs=list(runs),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aira_dsl.report.aggregate import SELECTIONS, GroupReport, Report
+from aira_dsl.report.aggregate import SELECTIONS, Report
 from aira_dsl.report.selection import OUTCOME_FIELDS
 from aira_dsl.report.stats import Estimate
 from aira_dsl.report.summary import RunSummary
@@ -171,8 +171,3 @@ def render_report(report: Report, fmt: str) -> str:
     if fmt == "markdown":
         return "\n".join(t.markdown() for t in tables) + "\n" + "".join(f"- {n}\n" for n in notes)
     return "\n".join(t.text() for t in tables) + "\n" + "".join(f"note: {n}\n" for n in notes)
-
-
-def group_labels(groups: Sequence[GroupReport]) -> list[str]:
-    """Short labels for plots: the group's key values joined by ``/``."""
-    return [g.label for g in groups]

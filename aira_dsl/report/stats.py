@@ -19,6 +19,8 @@ import numpy as np
 
 __all__ = ["Estimate", "stratified_bootstrap", "task_mean"]
 
+_BLOCK = 10_000
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -57,8 +59,11 @@ def stratified_bootstrap(values_by_task: Mapping[str, Sequence[float]], *, n_boo
     rng = np.random.default_rng(seed)
     replicates = np.zeros(n_boot)
     for values in strata:
-        picks = rng.integers(0, len(values), size=(n_boot, len(values)))
-        replicates += values[picks].mean(axis=1)
+        # In blocks, so a million replicates of a task with many runs stay within a few MB.
+        for start in range(0, n_boot, _BLOCK):
+            stop = min(start + _BLOCK, n_boot)
+            picks = rng.integers(0, len(values), size=(stop - start, len(values)))
+            replicates[start:stop] += values[picks].mean(axis=1)
     replicates /= len(strata)
     tail = (1.0 - confidence) / 2 * 100
     low, high = np.percentile(replicates, [tail, 100 - tail])

@@ -7,7 +7,7 @@ Figures are recomputed from the journal (the durable record) rather than copied 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aira_dsl.report.model import RunData
@@ -19,6 +19,7 @@ from aira_dsl.report.selection import (
     select_validation,
     top_k_by_validation,
 )
+from aira_dsl.report.series import ProgressPoint, best_so_far
 
 __all__ = ["RunSummary", "summarize_run"]
 
@@ -56,11 +57,18 @@ class RunSummary:
     top_k: Outcome | None
     k: int
     warnings: tuple[str, ...]
+    progress: tuple[ProgressPoint, ...] = field(default=(), repr=False, compare=False)
+    """Best validation score so far (for plots); left out of :meth:`to_dict`."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("progress")
         data["warnings"] = list(self.warnings)
         return data
+
+
+def _number(value: Any, default: float) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
 def summarize_run(run: RunData, *, top_k: int = 3) -> RunSummary:
@@ -73,6 +81,10 @@ def summarize_run(run: RunData, *, top_k: int = 3) -> RunSummary:
     grade = best.grade if best is not None else None
     stop = run.info.get("stop_reason")
     usage = run.usage
+    cost, tokens = usage.cost_usd, usage.tokens
+    if usage.calls == 0:  # no llm_calls rows (journal cut short): fall back on run.json's totals
+        cost = _number(run.info.get("cost_usd"), 0.0)
+        tokens = int(_number(run.info.get("tokens"), 0))
     return RunSummary(
         path=str(run.path), run_id=str(run.info.get("run_id") or run.path.name), spec=run.spec,
         plan_hash=run.plan_hash, task=run.task_id, direction=run.direction, seed=run.seed,
@@ -85,6 +97,6 @@ def summarize_run(run: RunData, *, top_k: int = 3) -> RunSummary:
         above_median=grade.above_median if grade else None,
         test_node=oracle.id if oracle else None,
         test_selected_score=oracle.grade.test_score if oracle and oracle.grade else None,
-        cost_usd=usage.cost_usd, tokens=usage.tokens,
+        cost_usd=cost, tokens=tokens,
         vv=outcome(nodes, best), vt=outcome(nodes, oracle), top_k=outcome(shortlist, top), k=top_k,
-        warnings=tuple(run.warnings))
+        warnings=tuple(run.warnings), progress=tuple(best_so_far(nodes, run.created_at)))

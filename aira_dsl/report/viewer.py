@@ -159,7 +159,8 @@ def viewer_data(run: RunData) -> dict[str, Any]:
     positions = tree_layout([n.id for n in run.nodes], [n.record.parent_ids for n in run.nodes])
     nodes = [_node_data(n, positions[n.id].x, positions[n.id].y) for n in run.nodes]
     progress = [p.to_dict() for p in best_so_far(run.nodes, run.created_at)]
-    return _finite({"run": _run_data(run, best, oracle), "nodes": nodes, "progress": progress})
+    data: dict[str, Any] = _finite({"run": _run_data(run, best, oracle), "nodes": nodes, "progress": progress})
+    return data
 
 
 def _asset(name: str) -> str:

@@ -183,6 +183,7 @@ class Engine:
         try:
             profile = load_profile(self.plan.execution.sandbox, self.options.sandbox_dirs)
             gpu_sets = assign_gpus(self.workers, self.plan.execution.gpus_per_worker, self.options.gpus)
+            self.gpu_sets = gpu_sets
             self.sandboxes = [create_sandbox(profile, workdir_root=self.rundir.root / "work", gpus=gpus)
                               for gpus in gpu_sets]
         except SandboxError as exc:
@@ -229,6 +230,7 @@ class Engine:
             "seed": self.options.seed, "workers": self.workers, "status": "running", "stop_reason": None,
             "created_at": existing.get("created_at") or time.time(), "finished_at": None,
             "sandbox": self.sandboxes[0].describe() if self.sandboxes else {},
+            "gpus": [list(g) for g in gpu_sets],
             "aira_dsl_version": __version__})
         self.graph = self._load_graph()
         self.policy.rebuild(self.graph)
@@ -334,6 +336,8 @@ class Engine:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             await self._wait_orphans()
+            for model in self.models.values():
+                await model.aclose()
         return self._finish()
 
     def _start_node(self, action: Action, worker: int) -> int:
@@ -347,21 +351,26 @@ class Engine:
     # ------------------------------------------------------------------ one node
 
     async def _pipeline(self, node_id: int, worker: int) -> None:
-        from aira_dsl.llm import BudgetExceeded, CallInfo, LLMError, ask_for_code
+        from aira_dsl.llm import BudgetExceeded
+
+        try:
+            await self._develop(node_id, worker)
+        except BudgetExceeded as exc:
+            # The spend limit was reached before this node's next call: the node is dropped
+            # (like any node in flight at the end) and the run stops.
+            self.stop_reason = self.stop_reason or ("cost" if exc.limit == "cost_usd" else "tokens")
+            raise asyncio.CancelledError from None
+
+    async def _develop(self, node_id: int, worker: int) -> None:
+        from aira_dsl.llm import CallInfo, ask_for_code
 
         node = self.graph[node_id]
         op: OperatorPlan = self.plan.operators[self.plan.policy.roles.get(node.operator, node.operator)]
         times = self._times()
         context = self.contexts.build(self.graph, op, node, times)
         messages = build_messages(self.plan, op, context)
-        try:
-            code_result = await ask_for_code(self.models[op.model], messages, retries=op.retries,
-                                             info=CallInfo(op.name, op.kind, node_id))
-        except BudgetExceeded:
-            self.stop_reason = self.stop_reason or "cost"
-            raise asyncio.CancelledError from None
-        except LLMError:
-            raise
+        code_result = await ask_for_code(self.models[op.model], messages, retries=op.retries,
+                                         info=CallInfo(op.name, op.kind, node_id))
         self._record_calls(node_id, op, messages, code_result.calls)
         record: dict[str, Any] = {"plan": code_result.plan, "code": code_result.code, "error": None}
         exec_info: dict[str, Any] | None = None

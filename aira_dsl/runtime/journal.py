@@ -234,8 +234,12 @@ class Journal:
         """Remove nodes that were in flight when the run stopped (resume re-runs their step)."""
         with self.transaction() as conn:
             ids = [r["id"] for r in conn.execute("SELECT id FROM nodes WHERE status = 'pending'")]
-            for table in ("llm_calls", "executions", "reviews", "grades"):
-                conn.execute(f"DELETE FROM {table} WHERE node_id IN (SELECT id FROM nodes WHERE status = 'pending')")
+            pending = "SELECT id FROM nodes WHERE status = 'pending'"
+            # Calls already paid for stay (cost and token budgets count them), detached from the
+            # dropped node so a re-run under the same id does not inherit them.
+            conn.execute(f"UPDATE llm_calls SET node_id = NULL WHERE node_id IN ({pending})")
+            for table in ("executions", "reviews", "grades"):
+                conn.execute(f"DELETE FROM {table} WHERE node_id IN ({pending})")
             conn.execute("DELETE FROM nodes WHERE status = 'pending'")
         return ids
 

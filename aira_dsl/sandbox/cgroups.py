@@ -12,6 +12,7 @@ the limits of whatever runs us still apply on top.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
@@ -96,39 +97,41 @@ def _try_write(path: Path, value: str) -> OSError | None:
     return None
 
 
-def _detect_v2() -> CgroupSupport:
-    own = _own_cgroups().get("")
+def _detect_v2(parent: str | None = None) -> CgroupSupport:
+    own = parent or _own_cgroups().get("")
     mount = next(((root, point) for root, point, fstype, _ in _mountinfo() if fstype == "cgroup2"), None)
     if own is None or mount is None:
         return CgroupSupport(None, "no cgroup v2 hierarchy is mounted")
-    base = _join(mount[1], mount[0], own)
+    base = _join(mount[1], mount[0], own) if parent is None else Path(mount[1]) / parent.lstrip("/")
     try:
         controllers = set((base / "cgroup.controllers").read_text().split())
     except OSError as exc:
         return CgroupSupport(None, f"cgroup v2 at {base} is not readable: {exc.strerror}")
     missing = [c for c in REQUIRED if c not in controllers]
     if missing:
-        return CgroupSupport(None, f"cgroup v2 at {base} lacks the {', '.join(missing)} controller(s) "
-                                   "(they are probably bound to cgroup v1)")
+        why = ("its parent does not delegate them; set local.cgroup_parent to a cgroup that has them"
+               if parent is None and own != "/" else "they are probably bound to cgroup v1")
+        return CgroupSupport(None, f"cgroup v2 at {base} lacks the {', '.join(missing)} controller(s) ({why})")
     wanted = [c for c in ("memory", "pids", "cpu") if c in controllers]
-    parent = base / PARENT_NAME
-    for directory in (base, parent):
-        if directory is parent:
+    holder = base / PARENT_NAME
+    for directory in (base, holder):
+        if directory is holder:
             try:
-                parent.mkdir(exist_ok=True)
+                holder.mkdir(exist_ok=True)
             except OSError as exc:
-                return CgroupSupport(None, f"cannot create {parent}: {exc.strerror}")
+                return CgroupSupport(None, f"cannot create {holder}: {exc.strerror}")
         enabled = set((directory / "cgroup.subtree_control").read_text().split())
         for controller in wanted:
             if controller in enabled:
                 continue
             problem = _try_write(directory / "cgroup.subtree_control", f"+{controller}")
             if problem is not None:
-                why = ("it holds processes, and cgroup v2 forbids controllers below such a group"
-                       if problem.errno == errno.EBUSY else problem.strerror)
+                busy = ("it holds processes, and cgroup v2 forbids controllers below such a group "
+                        "(set local.cgroup_parent)")
+                reason = busy if problem.errno == errno.EBUSY else (problem.strerror or str(problem))
                 return CgroupSupport(None, f"cannot enable the {controller} controller below "
-                                           f"{directory}: {why}")
-    return CgroupSupport(2, f"cgroup v2 at {parent}", {"unified": parent}, frozenset(wanted))
+                                           f"{directory}: {reason}")
+    return CgroupSupport(2, f"cgroup v2 at {holder}", {"unified": holder}, frozenset(wanted))
 
 
 def _detect_v1() -> CgroupSupport:
@@ -155,23 +158,43 @@ def _detect_v1() -> CgroupSupport:
     return CgroupSupport(1, "cgroup v1 (" + ", ".join(sorted(bases)) + ")", bases, frozenset(bases))
 
 
+def _prune_stale(support: CgroupSupport) -> None:
+    """Remove empty groups left by aira-dsl processes that died mid-run (named ``<pid>-...``)."""
+    for base in support.bases.values():
+        try:
+            entries = list(os.scandir(base))
+        except OSError:
+            continue
+        for entry in entries:
+            owner = entry.name.split("-", 1)[0]
+            if entry.is_dir() and owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+                with contextlib.suppress(OSError):  # not empty: leave it for a person to see
+                    os.rmdir(entry.path)
+
+
 @cache
-def detect_cgroups(prefer: str = "auto") -> CgroupSupport:
+def detect_cgroups(prefer: str = "auto", parent: str | None = None) -> CgroupSupport:
     """The best usable hierarchy: v2 when its controllers can be delegated, else v1, else none.
 
     ``prefer`` is ``auto``, ``v2``, ``v1`` or ``none``; the result's ``reason`` explains what
-    was found (shown by ``describe()`` and in the docs' troubleshooting).
+    was found (shown by ``describe()`` and in the docs' troubleshooting). Groups go below the
+    cgroup this process is in, unless ``parent`` names another v2 cgroup (e.g. ``/`` on a
+    single-purpose machine, or a slice delegated to this user): only then do sandboxed
+    processes leave this process's own cgroup.
     """
     if prefer == "none":
         return CgroupSupport(None, "cgroups disabled by the profile (limits: rlimit)")
     reasons = []
     if prefer in ("auto", "v2"):
-        v2 = _detect_v2()
+        v2 = _detect_v2(parent)
+        if v2.available:
+            _prune_stale(v2)
         if v2.available or prefer == "v2":
             return v2
         reasons.append(v2.reason)
     v1 = _detect_v1()
     if v1.available:
+        _prune_stale(v1)
         return v1
     reasons.append(v1.reason)
     return CgroupSupport(None, "; ".join(reasons))

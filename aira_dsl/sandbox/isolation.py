@@ -14,7 +14,7 @@ and ``RLIMIT_NPROC`` does not apply to root.
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import shutil
 import subprocess
@@ -190,7 +190,7 @@ def unshare_command(unshare: str, python: str, mounts: Sequence[Mount], argv: Se
     flags = ["--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--propagation", "private"]
     if os.geteuid() != 0:
         flags = ["--user", "--map-root-user", *flags]
-    return [unshare, *flags, "--", python, "-I", "-S", str(NSINIT), json.dumps(config)]
+    return [unshare, *flags, "--", python, "-I", "-S", str(NSINIT), marshal.dumps(config).hex()]
 
 
 # --------------------------------------------------------------------------------------------

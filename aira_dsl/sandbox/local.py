@@ -80,11 +80,12 @@ class LocalSandbox(SandboxBase):
         if shutil.which(self.python) is None and not os.path.isfile(self.python):
             raise SandboxError(f"the sandbox interpreter {self.python} does not exist",
                                hint="fix local.python in the profile (default: the Python running aira-dsl)")
-        self.cgroups = self._cgroup_support(profile.resource_control)
+        self.cgroups = self._cgroup_support(profile.resource_control, profile.cgroup_parent)
         self.prlimit = shutil.which("prlimit")
         self.as_root = os.geteuid() == 0
         self.gpu_nodes = nvidia_device_nodes(self.gpus) if self.isolation != "none" else []
         self.warnings: list[str] = []
+        self.run_warnings: list[str] = []
         if self.isolation == "none":
             self.warnings.extend(self.notes)
             log.warning("sandbox profile %s: %s", profile.name, self.notes[0])
@@ -92,11 +93,11 @@ class LocalSandbox(SandboxBase):
             self.warnings.append("no cgroups: max_processes is counted over all processes of this user")
 
     @staticmethod
-    def _cgroup_support(mode: str) -> CgroupSupport:
+    def _cgroup_support(mode: str, parent: str | None) -> CgroupSupport:
         if mode == "rlimit":
             return detect_cgroups("none")
         prefer = {"auto": "auto", "cgroup": "auto", "cgroup-v2": "v2", "cgroup-v1": "v1"}[mode]
-        support = detect_cgroups(prefer)
+        support = detect_cgroups(prefer, parent)
         if mode != "auto" and not support.available:
             raise SandboxError(f"the profile asks for resource_control: {mode}, but {support.reason}",
                                hint="run as root on a machine with writable cgroups, or use "
@@ -139,23 +140,23 @@ class LocalSandbox(SandboxBase):
         run_id = uuid.uuid4().hex[:16]
         marker = f"AIRA_SANDBOX_RUN={run_id}"
         group: CgroupGroup | None = None
-        if self.cgroups.available:
-            group = CgroupGroup(self.cgroups, workspace.node_id or "run")
-            try:
-                group.create(limits)
-            except OSError as exc:
-                group.remove(time.monotonic() + 1)
-                raise SandboxError(f"cannot create the execution's cgroup: {exc}",
-                                   hint="use resource_control: rlimit in the profile") from exc
-        launch = self._launch(workspace, argv, limits, env, run_id, group)
-        capture = OutputCapture(limits.output_bytes)
+        launch: _Launch | None = None
         try:
-            return self._execute(launch, workspace, limits, group, capture, marker)
+            if self.cgroups.available:
+                group = CgroupGroup(self.cgroups, workspace.node_id or "run")
+                try:
+                    group.create(limits)
+                except OSError as exc:
+                    raise SandboxError(f"cannot create the execution's cgroup: {exc}",
+                                       hint="use resource_control: rlimit in the profile") from exc
+            launch = self._launch(workspace, argv, limits, env, run_id, group)
+            return self._execute(launch, workspace, limits, group, OutputCapture(limits.output_bytes), marker)
         finally:
-            for directory in launch.temp_dirs:
-                shutil.rmtree(directory, ignore_errors=True)
-            if launch.status_read is not None:
-                os.close(launch.status_read)
+            if launch is not None:
+                for directory in launch.temp_dirs:
+                    shutil.rmtree(directory, ignore_errors=True)
+                if launch.status_read is not None:
+                    os.close(launch.status_read)
             if group is not None:
                 group.remove(time.monotonic() + 2)
 
@@ -177,7 +178,12 @@ class LocalSandbox(SandboxBase):
         if limits.file_size_bytes is not None:
             options.append(f"--fsize={limits.file_size_bytes}")
         if limits.memory_bytes is not None and not enforced.get("memory"):
-            options.append(f"--as={limits.memory_bytes}")
+            if self.gpus:
+                # CUDA reserves far more address space than memory; RLIMIT_AS would break it.
+                self.run_warnings.append("memory limit not enforced: no memory cgroup, and an address-"
+                                         "space limit breaks CUDA")
+            else:
+                options.append(f"--as={limits.memory_bytes}")
         setuid = self.as_root and self.isolation != "none"
         if limits.max_processes is not None and not enforced.get("pids") and (setuid or not self.as_root):
             options.append(f"--nproc={limits.max_processes}")
@@ -262,6 +268,12 @@ class LocalSandbox(SandboxBase):
                 self._terminate(proc, group, members, selector, capture)
             self._kill_rest(proc, group, members, exited and not timed_out)
             self._pump(selector, capture, time.monotonic() + _DRAIN_SECONDS, until_eof=True)
+        except BaseException:
+            # Interrupted (Ctrl-C, a cancelled worker): the code must not outlive us either.
+            if group is not None:
+                group.kill_all(time.monotonic() + 5)
+            kill_until_gone(members, time.monotonic() + 5)
+            raise
         finally:
             selector.close()
             os.close(pidfd)
@@ -376,7 +388,7 @@ class LocalSandbox(SandboxBase):
             stdout=capture.stdout.text(), stderr=stderr_text, output=capture.combined.text(),
             files=list_produced_files(workspace), isolation=self.isolation, limits_mode=self.cgroups.mode,
             output_truncated=capture.truncated, output_total_bytes=capture.total,
-            warnings=list(self.warnings),
+            warnings=list(dict.fromkeys([*self.warnings, *self.run_warnings])),
         )
 
 

@@ -101,6 +101,7 @@ class SandboxProfile:
     uid: int = 61000
     bind_ro: tuple[str, ...] = ("/opt",)
     tmp_size: int = 1 << 30
+    cgroup_parent: str | None = None
     docker: DockerSettings | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -185,6 +186,7 @@ def profile_from_data(data: Mapping[str, Any], name: str, path: Path | None = No
         uid=int(local.get("uid", 61000)),
         bind_ro=tuple(local.get("bind_ro", ("/opt",))),
         tmp_size=parse_size(local.get("tmp_size", "1g")) or 1 << 30,
+        cgroup_parent=local.get("cgroup_parent") or None,
         docker=docker,
     )
 

@@ -31,7 +31,7 @@ def _type(node: dict[str, Any], schema: dict[str, Any]) -> str:
     kinds = kind if isinstance(kind, list) else [kind]
     names = {"object": "mapping", "array": "list", "string": "text", "integer": "integer", "number": "number",
              "boolean": "boolean", "null": "null"}
-    text = " or ".join(names.get(k, k) for k in kinds)
+    text = " or ".join(names.get(str(k), str(k)) for k in kinds)
     if "pattern" in node and "duration" in node.get("description", "").lower():
         text = "duration"
     return text

@@ -8,6 +8,7 @@ that wrote them, so an error in an inherited operator is reported in the base fi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,7 +86,9 @@ def load_spec(path: str | os.PathLike[str], *, env: Callable[[str], str | None] 
 
 def _load(display: str, env: Callable[[str], str | None] | None, env_mode: str,
           stack: tuple[str, ...]) -> LoadedSpec:
-    doc = load_yaml_file(display, env=env, env_mode=env_mode)
+    # A private copy: the file cache shares documents, and this function adds diagnostics.
+    doc = dataclasses.replace(load_yaml_file(display, env=env, env_mode=env_mode))
+    doc.diagnostics = list(doc.diagnostics)
     spec = LoadedSpec(path=display, document=doc, chain=[display])
     if doc.data is None:
         return spec

@@ -54,7 +54,7 @@ def dotted(path: Path) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "the spec"
+    return out or "the top level"
 
 
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "text", "integer": "a whole number",
@@ -117,7 +117,7 @@ def _convert(doc: YamlDocument, error: ValidationError) -> list[Diagnostic]:
     if kind == "type":
         expected = error.validator_value
         expected_list = expected if isinstance(expected, list) else [expected]
-        names = " or ".join(_TYPE_NAMES.get(t, t) for t in expected_list)
+        names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in expected_list)
         hint = schema.get("description")
         info = doc.scalars.get(path)
         if isinstance(instance, bool) and "string" in expected_list and info and info.raw in YAML11_BOOLEANS:

@@ -36,7 +36,7 @@ Path = tuple[str | int, ...]
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 """Spec-like files larger than this are refused: specs are small; a huge file is a mistake."""
-MAX_EXPANDED_NODES = 200_000
+MAX_EXPANDED_NODES = 100_000
 """Upper bound on values produced while expanding aliases (defuses 'billion laughs')."""
 MAX_DEPTH = 200
 
@@ -196,16 +196,15 @@ class _Converter:
                 merges.append(value_node)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
-                self.doc.diagnostics.append(Diagnostic(
-                    "yaml-complex-key", "mapping keys must be plain text",
-                    file=self.doc.file, **_pos(self.span(key_node))))
+                self.doc.diagnostics.append(_at(self.span(key_node), "yaml-complex-key",
+                                                "mapping keys must be plain text"))
                 continue
             key = str(key_node.value)
             if key in seen:
                 first = seen[key].start_mark
-                self.doc.diagnostics.append(Diagnostic(
-                    "duplicate-key", f"duplicate key '{key}' (first defined on line {first.line + 1})",
-                    file=self.doc.file, **_pos(self.span(key_node)),
+                self.doc.diagnostics.append(_at(
+                    self.span(key_node), "duplicate-key",
+                    f"duplicate key '{key}' (first defined on line {first.line + 1})",
                     hint="YAML keeps only one of them; remove or rename the other"))
                 continue
             seen[key] = key_node
@@ -250,9 +249,8 @@ class _Converter:
         result = _ENV_RE.sub(substitute, value)
         for name in missing:
             severity = Severity.ERROR if self.env_mode == "error" else Severity.WARNING
-            self.doc.diagnostics.append(Diagnostic(
-                "env-unset", f"environment variable {name} is not set", severity,
-                file=self.doc.file, **_pos(self.span(node)),
+            self.doc.diagnostics.append(_at(
+                self.span(node), "env-unset", f"environment variable {name} is not set", severity,
                 hint=f"export {name}=... or give a default: ${{env:{name}:value}}"))
         if missing:
             return value
@@ -274,8 +272,45 @@ _SCALAR_TAGS = {
 }
 
 
-def _pos(span: Span) -> dict[str, int]:
-    return {"line": span.line, "col": span.col, "end_line": span.end_line, "end_col": span.end_col}
+def _at(span: Span, code: str, message: str, severity: Severity = Severity.ERROR,
+        hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code, message, severity, file=span.file, line=span.line, col=span.col,
+                      end_line=span.end_line, end_col=span.end_col, hint=hint)
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse documents whose aliases expand past the limit, before expanding anything.
+
+    Sizes are computed once per distinct node (aliases share nodes), so a 'billion laughs'
+    document is refused in time proportional to its text, not to its expansion.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _Limits("recursive alias: an anchor refers to itself")
+        if depth > MAX_DEPTH:
+            raise _Limits(f"nesting deeper than {MAX_DEPTH} levels")
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                total += size(k, depth + 1) + size(v, depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                total += size(item, depth + 1)
+        active.discard(key)
+        sizes[key] = total
+        if total > MAX_EXPANDED_NODES:
+            raise _Limits("alias expansion too large: the document expands to more than "
+                          f"{MAX_EXPANDED_NODES:,} values")
+        return total
+
+    size(root, 0)
 
 
 def _yaml_error(doc: YamlDocument, exc: yaml.YAMLError) -> Diagnostic:
@@ -334,6 +369,7 @@ def load_yaml_text(text: str, file: str = "<input>", *, env: Callable[[str], str
                                           file=file, line=second.line + 1, col=1))
     converter = _Converter(doc, lookup, env_mode)
     try:
+        _check_expansion(nodes[0])
         doc.data = converter.convert(nodes[0], ())
     except _Limits as exc:
         doc.data = None
@@ -371,14 +407,38 @@ def read_text_file(path: FsPath, display: str, max_bytes: int = MAX_FILE_BYTES) 
     return text, None
 
 
+_FILE_CACHE: dict[tuple[object, ...], YamlDocument] = {}
+_FILE_CACHE_MAX = 256
+
+
 def load_yaml_file(path: str | os.PathLike[str], *, display: str | None = None,
                    env: Callable[[str], str | None] | None = None, env_mode: str = "warn",
                    max_bytes: int = MAX_FILE_BYTES) -> YamlDocument:
-    """Load a YAML file; unreadable, binary, huge or empty files become diagnostics."""
+    """Load a YAML file; unreadable, binary, huge or empty files become diagnostics.
+
+    Documents read with the process environment are memoised by file identity (path, size,
+    modification time), because validating a folder loads its shared base specs once per spec
+    that extends them. Callers must not mutate the returned document (copy it first).
+    """
     fs_path = FsPath(path)
     name = display if display is not None else str(path)
+    key: tuple[object, ...] | None = None
+    if env is None and env_mode != "error":
+        try:
+            stat = fs_path.stat()
+            key = (name, os.path.realpath(fs_path), stat.st_size, stat.st_mtime_ns, env_mode,
+                   hash(frozenset(os.environ.items())))
+        except OSError:
+            key = None
+        if key is not None and key in _FILE_CACHE:
+            return _FILE_CACHE[key]
     text, problem = read_text_file(fs_path, name, max_bytes)
     if problem is not None:
         return YamlDocument(file=name, diagnostics=[problem])
     assert text is not None
-    return load_yaml_text(text, name, env=env, env_mode=env_mode)
+    doc = load_yaml_text(text, name, env=env, env_mode=env_mode)
+    if key is not None:
+        if len(_FILE_CACHE) >= _FILE_CACHE_MAX:
+            _FILE_CACHE.clear()
+        _FILE_CACHE[key] = doc
+    return doc

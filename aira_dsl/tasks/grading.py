@@ -107,6 +107,15 @@ class InvalidByGrader(Exception):
 
 def score_aligned(task: Task, aligned: Aligned) -> float:
     """Score a checked, aligned submission with the task's metric or grader."""
+    if task.mlebench is not None:  # hidden validation of an MLE-bench task: its own grader
+        from aira_dsl.tasks.mlebench_adapter import score_with_mlebench_grader
+
+        try:
+            return score_with_mlebench_grader(task, aligned.submission.copy(), aligned.answers.copy())
+        except TaskError:
+            raise
+        except Exception as exc:
+            raise InvalidByGrader(f"the mlebench grader rejected the predictions: {type(exc).__name__}: {exc}") from exc
     if task.grader is not None:
         grader = load_grader(task.grader, task.root)
         try:

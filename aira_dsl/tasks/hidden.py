@@ -100,7 +100,18 @@ def _write_split(task: Task, config: HiddenValidationConfig, train: Path, out: P
     except ValueError:
         raise TaskError(f"{train} must hold the id column '{fmt.id_column}' and the target columns "
                         f"{', '.join(fmt.target_columns)} to hold rows back") from None
-    total = sum(1 for _ in _rows(train)) - 1
+    seen: set[str] = set()
+    total = 0
+    for number, row in enumerate(_rows(train)):
+        if number == 0 or not row:
+            continue
+        key = row[id_index].strip() if id_index < len(row) else ""
+        if key in seen:
+            # A repeated id could put one copy in the public rows and one in the hidden ones.
+            raise TaskError(f"{train} repeats the id {key!r} (line {number + 1}); hidden validation needs "
+                            "unique ids")
+        seen.add(key)
+        total += 1
     count = round(config.fraction * total)
     if count < 1 or count >= total:
         raise TaskError(f"hidden validation fraction {config.fraction} of {total} rows holds back {count}; "
@@ -124,14 +135,18 @@ def _write_split(task: Task, config: HiddenValidationConfig, train: Path, out: P
         answers.writerow([fmt.id_column, *fmt.target_columns])
         rows = _rows(train)
         next(rows)
-        for number, row in enumerate(rows):
-            if number >= total:
-                break
-            if not hidden[number]:
+        index = 0  # among non-blank data rows, as counted above
+        for row in rows:
+            if not row:
+                continue
+            held_back = hidden[index]
+            index += 1
+            if not held_back:
                 kept.writerow(row)
                 continue
             if len(row) != len(names):
-                raise TaskError(f"{train} line {number + 2} has {len(row)} fields, not {len(names)}")
+                raise TaskError(f"{train}: the row with id {row[id_index]!r} has {len(row)} fields, not "
+                                f"{len(names)}")
             features.writerow([row[i] for i in feature_index])
             answers.writerow([row[id_index].strip(), *(row[i].strip() for i in target_index)])
     return count
@@ -175,6 +190,12 @@ def apply_hidden_validation(task: Task, config: HiddenValidationConfig | None = 
         return task
     if task.hidden_validation is not None:
         raise TaskError(f"task {task.id} already has a hidden validation split")
+    if task.mlebench is not None:
+        from aira_dsl.tasks.mlebench_adapter import INSTALL_HINT, mlebench_available
+
+        if not mlebench_available():
+            raise TaskError(f"hidden validation of mlebench:{task.id} is scored by the mlebench package, "
+                            "which is not installed", hint=INSTALL_HINT)
     source = task.public_dir
     train = source / config.train_file
     if not train.is_file():

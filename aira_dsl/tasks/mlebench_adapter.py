@@ -20,13 +20,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from aira_dsl.tasks.csvread import CsvProblem, read_table
 from aira_dsl.tasks.errors import TaskError
 from aira_dsl.tasks.grading import GradeReport
 from aira_dsl.tasks.medals import load_leaderboard
 from aira_dsl.tasks.model import Direction, MlebenchRef, SubmissionFormat, Task, Thresholds
+from aira_dsl.tasks.submission import check_against_sample
 
-__all__ = ["INSTALL_HINT", "grade_with_mlebench", "load_mlebench_task", "mlebench_available"]
+__all__ = ["INSTALL_HINT", "grade_with_mlebench", "load_mlebench_task", "mlebench_available",
+           "score_with_mlebench_grader"]
 
 INSTALL_HINT = ("install MLE-bench's Python package (`pip install -e .` in a clone of "
                 "github.com/openai/mle-bench), then rerun")
@@ -148,23 +152,18 @@ def _ranking(competition: Any, local_leaderboard: Path, notes: list[str]) -> tup
     return "maximize", None
 
 
-def _precheck(task: Task, path: Path) -> str | None:
-    """The competition-independent checks; the reason a submission fails them, or None."""
-    from aira_dsl.tasks.submission import _check_columns, _check_ids, _Invalid, submission_limit
+def score_with_mlebench_grader(task: Task, submission: pd.DataFrame, answers: pd.DataFrame) -> float:
+    """Score frames with the competition's own ``grade_fn`` (hidden validation of MLE-bench tasks).
 
-    fmt = task.submission
-    try:
-        table = read_table(path, label="submission", max_bytes=submission_limit(task))
-        sample = read_table(fmt.sample, label="sample submission")
-        _check_columns(table, sample.columns, "submission")
-        sample_ids = sample.column(fmt.id_column)
-        if not sample_ids.duplicated().any():
-            _check_ids(table.column(fmt.id_column), sample_ids, "submission")
-    except CsvProblem as exc:
-        return exc.reason
-    except _Invalid as exc:
-        return exc.reason
-    return None
+    Raises :class:`TaskError` when ``mlebench`` is missing; re-raises the grader's own exception
+    (MLE-bench's signal for an invalid submission) for the caller to report.
+    """
+    assert task.mlebench is not None
+    if not mlebench_available():
+        raise TaskError(f"scoring mlebench:{task.mlebench.competition_id} needs the mlebench package, which "
+                        "is not installed", hint=INSTALL_HINT)
+    competition = _competition(task.mlebench.competition_id, task.mlebench.data_dir)
+    return round(float(competition.grader.grade_fn(submission, answers)), 5)
 
 
 def grade_with_mlebench(task: Task, path: Path) -> GradeReport:
@@ -183,7 +182,7 @@ def grade_with_mlebench(task: Task, path: Path) -> GradeReport:
         raise TaskError(f"the answers of mlebench:{ref.competition_id} are missing ({competition.answers})",
                         hint=f"run `mlebench prepare -c {ref.competition_id}` again")
     exists = path.is_file() and path.suffix.lower() == ".csv"
-    reason = _precheck(task, path)
+    reason = check_against_sample(task, path).reason
     score: float | None = None
     if reason is None:
         try:

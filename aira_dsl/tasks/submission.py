@@ -30,6 +30,7 @@ __all__ = [
     "SAMPLE_SIZE_FACTOR",
     "Aligned",
     "SubmissionCheck",
+    "check_against_sample",
     "check_submission",
     "check_table",
     "load_answers",
@@ -359,6 +360,30 @@ def prepare_submission(task: Task, path: Path, *, answers_path: Path | None = No
     return SubmissionCheck(True, None, None, tuple(aligned.notes)), aligned
 
 
+def check_against_sample(task: Task, path: Path) -> SubmissionCheck:
+    """The checks that hold whatever the answers look like: file, CSV, size, sample's columns and ids.
+
+    Used for MLE-bench competitions, whose answers files have competition-specific layouts and
+    whose value checks belong to the competition's own grader.
+    """
+    fmt = task.submission
+    table: Table | None = None
+    try:
+        table = read_table(Path(path), label="submission", max_bytes=submission_limit(task))
+        sample = read_table(fmt.sample, label="sample submission")
+        notes = table.notes + _check_columns(table, sample.columns, "submission")
+        sample_ids = sample.column(fmt.id_column)
+        if not sample_ids.duplicated().any():
+            _check_ids(table.column(fmt.id_column), sample_ids, "submission")
+    except CsvProblem as exc:
+        return SubmissionCheck(False, exc.reason, exc.code)
+    except _Invalid as exc:
+        return SubmissionCheck(False, exc.reason, exc.code, tuple(table.notes if table else ()))
+    return SubmissionCheck(True, None, None, tuple(notes))
+
+
 def check_submission(task: Task, path: Path) -> SubmissionCheck:
     """Is the file at ``path`` a valid submission for ``task``? Never scores it."""
+    if task.mlebench is not None:
+        return check_against_sample(task, path)
     return prepare_submission(task, path)[0]

@@ -16,10 +16,28 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from aira_dsl.diagnostics import Diagnostic, DiagnosticError
 from aira_dsl.templates.environment import PromptEnvironment
-from aira_dsl.templates.references import iter_references
+from aira_dsl.templates.references import Reference, iter_references
 from aira_dsl.templates.store import FileStore, TemplateSource, TemplateStore, resolve_name, template_name
 
 __all__ = ["collect_inline_sources", "collect_sources"]
+
+
+_REFERENCES: dict[tuple[str, str | None], list[Reference]] = {}
+"""Include/import references per template text: parsing dominates, and many plans share templates."""
+
+
+def _references(env: PromptEnvironment, source: TemplateSource) -> list[Reference]:
+    key = (source.text, source.name)
+    if key not in _REFERENCES:
+        try:
+            tree = env.parse(source.text, source.name, source.file)
+        except TemplateSyntaxError as exc:
+            raise DiagnosticError(Diagnostic("template-syntax", exc.message or "syntax error",
+                                             file=source.file, line=exc.lineno)) from None
+        if len(_REFERENCES) > 512:
+            _REFERENCES.clear()
+        _REFERENCES[key] = list(iter_references(tree))
+    return _REFERENCES[key]
 
 
 def _collect(store: TemplateStore, entry: TemplateSource) -> dict[str, str]:
@@ -28,12 +46,7 @@ def _collect(store: TemplateStore, entry: TemplateSource) -> dict[str, str]:
     pending = [entry]
     while pending:
         current = pending.pop(0)
-        try:
-            tree = env.parse(current.text, current.name, current.file)
-        except TemplateSyntaxError as exc:
-            raise DiagnosticError(Diagnostic("template-syntax", exc.message or "syntax error",
-                                             file=current.file, line=exc.lineno)) from None
-        for ref in iter_references(tree):
+        for ref in _references(env, current):
             if ref.names is None:
                 raise DiagnosticError(Diagnostic(
                     "template-dynamic-include", "the template name must be a string literal",

@@ -51,7 +51,7 @@ def test_valid_fixtures_are_clean(fixture: Path, repo_root: Path) -> None:
 def test_shipped_specs_validate_clean(repo_root: Path) -> None:
     code, out, err = invoke("validate", "specs/", "runtimes/")
     assert code == 0, out
-    assert out == ""
+    assert ": error:" not in out and ": warning:" not in out  # info notes (local-unsafe) are fine
     assert "0 errors, 0 warnings" in err
 
 
@@ -91,7 +91,7 @@ def test_every_check_family_is_covered(repo_root: Path) -> None:
         _, out, _ = invoke("validate", str(fixture.relative_to(REPO)), "--format", "json")
         codes |= {d["code"] for d in json.loads(out)["diagnostics"]}
     expected = {"yaml-syntax", "duplicate-key", "empty-file", "not-a-mapping", "unknown-key", "missing-key",
-                "wrong-type", "invalid-value", "out-of-range", "invalid-duration", "unknown-model",
+                "wrong-type", "invalid-value", "out-of-range", "unknown-model",
                 "unknown-operator", "operator-kind-mismatch", "missing-role", "missing-analyze",
                 "expr-syntax", "expr-unknown-name", "expr-result-type", "missing-prompt",
                 "template-unknown-variable", "template-unknown-attribute", "template-syntax",

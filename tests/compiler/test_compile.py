@@ -145,3 +145,14 @@ def test_truncated_plan_file(tmp_path: Path) -> None:
 def test_compile_missing_file() -> None:
     result = run_cli("compile", "nowhere.yaml")
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_plans_match_the_plan_schema(name: str, repo_root: Path) -> None:
+    import jsonschema
+
+    schema = json.loads((REPO / "schema" / "plan.schema.json").read_text())
+    assert (REPO / "aira_dsl" / "schemas" / "plan.schema.json").read_text() == json.dumps(schema, indent=2) + "\n"
+    plan = compile_spec(f"specs/{name}.yaml").plan
+    assert plan is not None
+    jsonschema.Draft202012Validator(schema).validate(json.loads(plan.to_json()))

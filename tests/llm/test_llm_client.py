@@ -101,3 +101,26 @@ def test_missing_usage_is_estimated_and_flagged(serve: Any, fast: Any, drive: An
     assert result.usage.prompt_tokens == (len(HELLO[0]["content"]) + 3) // 4
     assert result.cost_usd == pytest.approx(100 * 10.0 / 1e6)
     assert accountant.records()[0].usage_estimated
+
+
+def test_threads_with_their_own_event_loops_share_one_model(serve: Any, fast: Any) -> None:
+    import threading
+
+    server = serve({"latency": 0.05, "rules": [{"answers": [{"text": "ok"}]}]})
+    model = OpenAIChatModel(fast(server))
+    answers: list[str] = []
+
+    async def work(worker: int) -> None:
+        try:
+            for step in range(3):
+                answers.append((await model.chat(HELLO, purpose=CallInfo("draft", node_id=f"{worker}-{step}"))).text)
+        finally:
+            await model.aclose()
+
+    threads = [threading.Thread(target=asyncio.run, args=(work(i),)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert answers == ["ok"] * 9
+    assert len(model.accountant.records()) == 9

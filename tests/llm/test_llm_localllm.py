@@ -21,7 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from aira_dsl.llm import Accountant, CallInfo, ModelSettings, OpenAIChatModel, ask_for_review
+from aira_dsl.llm import (
+    Accountant,
+    CallInfo,
+    ChatResult,
+    ModelSettings,
+    OpenAIChatModel,
+    ReviewResult,
+    ask_for_review,
+)
 
 pytestmark = pytest.mark.localllm
 
@@ -90,21 +98,21 @@ def _settings(base_url: str, **overrides: object) -> ModelSettings:
 def test_chat_against_llama_cpp(llama_server: str, stream: bool) -> None:
     accountant = Accountant()
 
-    async def main() -> object:
+    async def main() -> ChatResult:
         async with OpenAIChatModel(_settings(llama_server, stream=stream), accountant) as model:
             return await model.chat([{"role": "system", "content": "You are terse."},
                                      {"role": "user", "content": "Name one colour."}],
                                     purpose=CallInfo("draft", "draft", 1))
 
     result = asyncio.run(main())
-    assert getattr(result, "text", "").strip()
+    assert result.text.strip()
     [record] = accountant.records()
     assert record.prompt_tokens > 0 and record.completion_tokens > 0 and record.error is None
     assert stream or not record.usage_estimated  # llama.cpp reports usage at least without streaming
 
 
 def test_review_detection_against_llama_cpp(llama_server: str) -> None:
-    async def main() -> tuple[object, object]:
+    async def main() -> tuple[ReviewResult, str | None]:
         async with OpenAIChatModel(_settings(llama_server, max_tokens=160)) as model:
             result = await ask_for_review(
                 model, [{"role": "user", "content": "The script printed 'validation accuracy: 0.81' and exited "
@@ -113,8 +121,7 @@ def test_review_detection_against_llama_cpp(llama_server: str) -> None:
             return result, model.review_method
 
     result, remembered = asyncio.run(main())
-    review = getattr(result, "review")
-    assert isinstance(review.is_bug, bool)
-    assert getattr(result, "calls"), "no request reached the server"
+    assert isinstance(result.review.is_bug, bool)
+    assert result.calls, "no request reached the server"
     # A 135M model may not manage any method; when one works it is remembered.
-    assert remembered == getattr(result, "method")
+    assert remembered == result.method

@@ -7,12 +7,13 @@ import os
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from sandbox_support import LOCAL_BACKENDS, local_profile, make_sandbox, skip_reason, wait_no_processes
 
-from aira_dsl.sandbox import Limits, SandboxError, create_sandbox
+from aira_dsl.sandbox import ExecResult, Limits, Sandbox, SandboxError, create_sandbox
 from aira_dsl.sandbox.isolation import probe_bwrap, probe_unshare
 from aira_dsl.sandbox.local import LocalSandbox
 
@@ -51,8 +52,10 @@ def test_workspace_layout_result_and_files(backend: str, workdir: Path, data_dir
     assert result.files == ["submission/submission.csv", "working/model.txt"]
     assert ws.submission_path.read_text() == "id,y\n1,0\n"
     assert result.isolation == {"bwrap": "bubblewrap", "unshare": "unshare"}[backend.split("-")[0]]
-    assert result.limits_mode == ("rlimit" if backend.endswith("rlimit") else "cgroup-v1") or \
-        result.limits_mode.startswith("cgroup-v")
+    if backend.endswith("rlimit"):
+        assert result.limits_mode == "rlimit"
+    else:
+        assert result.limits_mode in ("cgroup-v1", "cgroup-v2")
     assert 0 < result.duration < 10
     data = result.to_dict()
     assert data["exit_code"] == 3 and data["files"] == result.files
@@ -211,3 +214,20 @@ def test_workspace_is_private_to_its_uid(workdir: Path) -> None:
 def test_probe_results_are_explained() -> None:
     path, reason = probe_bwrap("/nonexistent/bwrap")
     assert path is None and "not installed" in reason
+
+
+def test_concurrent_runs_in_threads_stay_apart(workdir: Path) -> None:
+    sandbox = make_sandbox("bwrap-cgroup", workdir)
+    assert isinstance(sandbox, Sandbox)
+    spaces = [sandbox.prepare(f"par-{i}", None, {"s.py": f"import time\ntime.sleep(0.3)\nprint({i})\n".encode()})
+              for i in range(3)]
+
+    async def all_runs() -> list[ExecResult]:
+        return list(await asyncio.gather(*(sandbox.run_async(ws, "s.py", LIMITS) for ws in spaces)))
+
+    started = time.monotonic()
+    results = asyncio.run(all_runs())
+    assert [r.stdout.strip() for r in results] == ["0", "1", "2"]
+    assert time.monotonic() - started < 0.3 * 3  # they ran side by side
+    for ws in spaces:
+        sandbox.cleanup(ws)

@@ -48,6 +48,7 @@ def test_load_by_name_fills_defaults() -> None:
     assert profile.limits.wall_time == 4 * 3600 and profile.limits.max_processes == 4096
     assert profile.limits.output_bytes == 1 << 20 and profile.kill_grace == 5
     assert profile.path == REPO / "runtimes/local.yaml"
+    assert profile.cgroup_parent is None and profile.bind_ro == ("/opt",) and profile.tmp_size == 2 << 30
 
 
 def test_docker_profile_interpolates_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -151,3 +151,23 @@ def test_no_split_no_score_and_bad_split_request(bundled_cache: Path, tmp_path: 
         resolve_task("penguins", cache_dir=bundled_cache,
                      hidden_validation=HiddenValidationConfig(fraction=0.2, train_file="nope.csv"))
     assert "nope.csv" in info.value.message
+
+
+def test_repeated_training_ids_are_refused(make_task, tmp_path: Path) -> None:
+    train = "id,x,y\nr1,1,0\nr2,2,1\nr1,3,1\nr4,4,0\n"
+    root = make_task(extra={"public/train.csv": train})
+    with pytest.raises(TaskError) as info:
+        resolve_task(str(root), cache_dir=tmp_path / "cache", hidden_validation=0.5)
+    assert "repeats the id 'r1'" in info.value.message
+
+
+def test_blank_lines_in_the_training_file_do_not_shift_rows(make_task, tmp_path: Path) -> None:
+    train = "id,x,y\nr0,0,0\n\nr1,1,2\nr2,2,4\n\nr3,3,6\n"
+    root = make_task(extra={"public/train.csv": train})
+    task = resolve_task(str(root), cache_dir=tmp_path / "cache", hidden_validation=0.5)
+    kept = pd.read_csv(task.public_dir / "train.csv", dtype=str)
+    answers = pd.read_csv(task.hidden_validation.answers, dtype=str)
+    assert len(kept) == 2 and len(answers) == 2
+    assert sorted([*kept["id"], *answers["id"]]) == ["r0", "r1", "r2", "r3"]
+    for _, row in answers.iterrows():  # each held-back label is the one of its own row
+        assert int(row["y"]) == 2 * int(row["id"][1:])

@@ -99,3 +99,27 @@ def test_real_mlebench_grader(tmp_path: Path) -> None:
     short = tmp_path / "short.csv"
     short.write_text("\n".join(answers.splitlines()[:-1]) + "\n", encoding="utf-8")
     assert not grade_submission(task, short).valid_submission
+
+
+def test_submission_checks_against_the_sample_without_mlebench(tmp_path: Path) -> None:
+    from aira_dsl.tasks import check_submission
+
+    data_dir = build_competition(tmp_path)
+    task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir)
+    assert check_submission(task, task.submission.sample).valid
+    short = tmp_path / "short.csv"
+    short.write_text("PassengerId,Transported\n0000_01,True\n", encoding="utf-8")
+    check = check_submission(task, short)
+    assert not check.valid and check.code == "missing-ids" and "lacks 39 of the 40 expected ids" in (check.reason or "")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("PassengerId,Survived\n0000_01,True\n", encoding="utf-8")
+    assert check_submission(task, wrong).code == "missing-columns"
+
+
+@pytest.mark.skipif(HAS_MLEBENCH, reason="checks the message shown when mlebench is not installed")
+def test_hidden_validation_of_a_competition_needs_mlebench(tmp_path: Path) -> None:
+    data_dir = build_competition(tmp_path)
+    with pytest.raises(TaskError) as info:
+        resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir, cache_dir=tmp_path / "c",
+                     hidden_validation=0.2)
+    assert "scored by the mlebench package" in info.value.message

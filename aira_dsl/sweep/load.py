@@ -1,0 +1,283 @@
+"""Reading and checking a sweep file: YAML with positions → schema → meaning → :class:`Sweep`.
+
+Every problem is a positioned diagnostic in the sweep file (a spec that does not exist, a task
+nobody knows, two variants with one label...), and a variant that does not compile also shows
+the spec's own diagnostics, so ``aira-dsl validate sweep.yaml`` and ``aira-dsl sweep`` report
+the same things and nothing is launched from a grid with an error in it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aira_dsl.diagnostics import Diagnostic, Severity
+from aira_dsl.spec.model import parse_duration
+from aira_dsl.spec.schema_check import load_packaged_schema, schema_diagnostics
+from aira_dsl.spec.yamlpos import YamlDocument, load_yaml_file
+from aira_dsl.sweep.model import (
+    ExecutorConfig,
+    LocalSettings,
+    RaySettings,
+    RunSettings,
+    SlurmSettings,
+    Sweep,
+    Variant,
+    slug,
+)
+from aira_dsl.sweep.tasklists import expand_task, task_lists
+
+__all__ = ["LoadResult", "is_sweep_document", "load_sweep", "override_text"]
+
+SCHEMA = "sweep.schema.json"
+
+
+@dataclass
+class LoadResult:
+    sweep: Sweep | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    plans: dict[str, Any] = field(default_factory=dict)
+    """Variant id -> compiled :class:`aira_dsl.plan.Plan` (when compiled)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.sweep is not None and not any(d.is_error for d in self.diagnostics)
+
+
+def is_sweep_document(data: object) -> bool:
+    """Whether parsed YAML is a sweep file (it has ``specs`` and ``tasks``, not ``operators``)."""
+    return isinstance(data, dict) and "specs" in data and "tasks" in data and "operators" not in data
+
+
+def override_text(path: str, value: Any) -> str:
+    """A ``--set`` argument for ``path = value`` (JSON is YAML, so every value reads back exactly)."""
+    return f"{path}={json.dumps(value)}"
+
+
+def load_sweep(path: str | os.PathLike[str], *, compile_specs: bool = True, display: str | None = None,
+               env: Callable[[str], str | None] | None = None, env_mode: str = "error") -> LoadResult:
+    """Check a sweep file; with ``compile_specs`` every variant is compiled (plans in the result).
+
+    ``env_mode`` is how unset ``${env:NAME}`` variables count: ``error`` when launching (the plans
+    freeze their values), ``warn`` for ``validate``.
+    """
+    file = Path(path)
+    name = display or str(path)
+    doc = load_yaml_file(file, display=name, env=env, env_mode=env_mode)
+    diags = list(doc.diagnostics)
+    if doc.data is None or any(d.is_error for d in diags):
+        return LoadResult(None, diags)
+    if not isinstance(doc.data, dict):
+        return LoadResult(None, [*diags, doc.diagnostic("schema", "a sweep file is a YAML mapping with specs and tasks")])
+    diags.extend(schema_diagnostics(doc, load_packaged_schema(SCHEMA)))
+    if any(d.is_error for d in diags):
+        return LoadResult(None, diags)
+    checker = _Checker(doc, file.resolve().parent)
+    data: dict[str, Any] = doc.data
+    run, run_overrides = checker.run_settings(data.get("run") or {})
+    variants = checker.variants(data["specs"], run_overrides)
+    tasks = checker.tasks(data["tasks"])
+    seeds_value = data.get("seeds", 1)
+    seeds = tuple(range(seeds_value)) if isinstance(seeds_value, int) else tuple(seeds_value)
+    executor = checker.executor(data.get("executor") or {})
+    diags.extend(checker.diags)
+    if any(d.is_error for d in diags):
+        return LoadResult(None, diags)
+    sweep = Sweep(name=data.get("name") or slug(file.stem), file=file.resolve(),
+                  sha256=hashlib.sha256(file.read_bytes()).hexdigest(), variants=tuple(variants), tasks=tasks,
+                  seeds=seeds, run=run, executor=executor, description=data.get("description", ""))
+    result = LoadResult(sweep, diags)
+    if compile_specs:
+        _compile_variants(doc, sweep, result, env_mode)
+    return result
+
+
+class _Checker:
+    """The meaning checks; collects diagnostics positioned in the sweep file."""
+
+    def __init__(self, doc: YamlDocument, base: Path):
+        self.doc = doc
+        self.base = base
+        self.diags: list[Diagnostic] = []
+
+    def error(self, code: str, message: str, path: tuple[str | int, ...], hint: str | None = None,
+              severity: Severity = Severity.ERROR) -> None:
+        self.diags.append(self.doc.diagnostic(code, message, path, hint=hint, severity=severity))
+
+    # ------------------------------------------------------------------ run settings
+
+    def run_settings(self, run: dict[str, Any]) -> tuple[RunSettings, list[str]]:
+        overrides = [override_text(f"budget.{k}", v) for k, v in (run.get("budget") or {}).items()]
+        overrides += [override_text(k, v) for k, v in (run.get("set") or {}).items()]
+        if "workers" in run:
+            overrides.append(override_text("execution.workers", run["workers"]))
+        data_dir = None
+        if run.get("mlebench_data_dir"):
+            data_dir = (self.base / os.path.expanduser(run["mlebench_data_dir"])).resolve()
+        return RunSettings(workers=run.get("workers"), mlebench_data_dir=data_dir,
+                           hidden_validation=run.get("hidden_validation")), overrides
+
+    # ------------------------------------------------------------------ specs and variants
+
+    def variants(self, entries: list[Any], run_overrides: list[str]) -> list[Variant]:
+        found: list[Variant] = []
+        seen: dict[str, tuple[str | int, ...]] = {}
+        for i, entry in enumerate(entries):
+            where: tuple[str | int, ...] = ("specs", i) if isinstance(entry, str) else ("specs", i, "path")
+            raw = entry if isinstance(entry, str) else entry["path"]
+            spec = (self.base / os.path.expanduser(raw)).resolve()
+            if not spec.is_file():
+                self.error("unknown-spec", f"no agent spec at '{raw}' (looked for {spec})", where,
+                           hint=self._spec_hint(spec))
+                continue
+            label = (entry.get("name") if isinstance(entry, dict) else None) or _spec_name(spec)
+            named = entry.get("variants") if isinstance(entry, dict) else None
+            items: list[tuple[str | None, dict[str, Any]]] = list(named.items()) if named else [(None, {})]
+            for variant_name, changes in items:
+                vid = label if variant_name is None else f"{label}-{variant_name}"
+                vpath: tuple[str | int, ...] = where if variant_name is None else ("specs", i, "variants", variant_name)
+                if vid in seen:
+                    self.error("duplicate-variant", f"two grid entries are both labelled '{vid}'", vpath,
+                               hint="give one of the specs a different `name:` or rename a variant")
+                    continue
+                if len(vid) > 80:
+                    self.error("variant-name", f"the label '{vid}' is too long (80 characters at most)", vpath)
+                    continue
+                seen[vid] = vpath
+                overrides = [*run_overrides, *(override_text(k, v) for k, v in changes.items())]
+                found.append(Variant(id=vid, spec=spec, variant=variant_name, overrides=tuple(overrides)))
+        return found
+
+    def _spec_hint(self, spec: Path) -> str:
+        folder = spec.parent
+        if folder.is_dir():
+            names = sorted(p.name for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+            guess = difflib.get_close_matches(spec.name, names, n=1)
+            if guess:
+                return f"did you mean '{guess[0]}'? Spec paths are relative to the sweep file"
+            if names:
+                return f"specs in {folder}: {', '.join(names[:12])}"
+        return "spec paths are relative to the sweep file's folder"
+
+    # ------------------------------------------------------------------ tasks
+
+    def tasks(self, entries: list[str]) -> tuple[str, ...]:
+        from aira_dsl.tasks.bundled import BUNDLED
+
+        refs: list[str] = []
+        for i, raw in enumerate(entries):
+            text = raw.strip()
+            if text.startswith("mlebench:") and text not in task_lists():
+                competition = text.removeprefix("mlebench:")
+                if not competition or not all(c.isalnum() or c in "-_." for c in competition):
+                    self.error("unknown-task", f"'{raw}' is not a competition id",
+                               ("tasks", i), hint="write mlebench:<competition-id> or a named list: "
+                               + ", ".join(task_lists()))
+                    continue
+                members: tuple[str, ...] = (text,)
+            elif text in task_lists():
+                members = expand_task(text)
+            elif text in BUNDLED:
+                members = (text,)
+            else:
+                path = (self.base / os.path.expanduser(text)).resolve()
+                if not _looks_like_path(text) or not path.exists():
+                    guess = difflib.get_close_matches(text, [*BUNDLED, *task_lists()], n=1)
+                    self.error("unknown-task", f"no task '{raw}': not a bundled task, a named list, "
+                               "mlebench:<id>, or an existing task directory", ("tasks", i),
+                               hint=(f"did you mean '{guess[0]}'? " if guess else "")
+                               + f"bundled tasks: {', '.join(BUNDLED)}; lists: {', '.join(task_lists())}; "
+                               "paths are relative to the sweep file")
+                    continue
+                from aira_dsl.tasks import looks_like_task
+
+                if not looks_like_task(path):
+                    self.error("unknown-task", f"'{raw}' is not a task (no task.yaml in {path})", ("tasks", i),
+                               hint="a task directory holds task.yaml (see docs/tasks.md)")
+                    continue
+                members = (str(path),)
+            for ref in members:
+                if ref in refs:
+                    self.error("duplicate-task", f"task '{ref}' is listed twice", ("tasks", i),
+                               severity=Severity.WARNING, hint="it runs once; remove the repeat")
+                    continue
+                refs.append(ref)
+        return tuple(refs)
+
+    # ------------------------------------------------------------------ executor
+
+    def executor(self, data: dict[str, Any]) -> ExecutorConfig:
+        local = data.get("local") or {}
+        slurm = dict(data.get("slurm") or {})
+        ray = data.get("ray") or {}
+        gpus = local.get("gpus")
+        gpus_per_job = int(local.get("gpus_per_job", 0))
+        if gpus is not None and gpus_per_job > len(gpus):
+            self.error("executor-resources", f"each job asks for {gpus_per_job} GPU(s) but executor.local.gpus "
+                       f"lists {len(gpus)}", ("executor", "local", "gpus_per_job"))
+        local_settings = LocalSettings(parallel=int(local.get("parallel", 1)), gpus_per_job=gpus_per_job,
+                                       gpus=tuple(gpus) if gpus is not None else None)
+        for key in ("time", "signal_delay"):
+            if key in slurm:
+                slurm[key] = parse_duration(slurm[key])
+        if "time" in slurm and slurm["time"] is not None and slurm["time"] < 60:
+            self.error("executor-resources", "the SLURM time limit is at least one minute",
+                       ("executor", "slurm", "time"))
+        slurm_settings = SlurmSettings(**{k: v for k, v in slurm.items() if v is not None})
+        ray_settings = RaySettings(**ray)
+        return ExecutorConfig(kind=data.get("kind", "local"), local=local_settings, slurm=slurm_settings,
+                              ray=ray_settings)
+
+
+def _looks_like_path(ref: str) -> bool:
+    return "/" in ref or os.sep in ref or ref.startswith(".") or ref.endswith((".yaml", ".yml"))
+
+
+def _spec_name(spec: Path) -> str:
+    """The spec's ``name`` (read from the file, else compiled), or the file name."""
+    data = load_yaml_file(spec, env_mode="off").data
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        return slug(data["name"])
+    if isinstance(data, dict) and isinstance(data.get("plan_version"), int | str):  # a compiled plan
+        return slug(str(data.get("name") or spec.stem))
+    return slug(spec.stem)
+
+
+def _compile_variants(doc: YamlDocument, sweep: Sweep, result: LoadResult, env_mode: str) -> None:
+    """Compile every variant (named after its label); errors land in ``result.diagnostics``."""
+    from aira_dsl.compiler import compile_spec
+    from aira_dsl.plan import is_plan_file, load_plan
+
+    entries = doc.data["specs"]
+    for variant in sweep.variants:
+        index = next(i for i, e in enumerate(entries)
+                     if (sweep.file.parent / os.path.expanduser(e if isinstance(e, str) else e["path"])).resolve()
+                     == variant.spec)
+        where: tuple[str | int, ...] = ("specs", index) if variant.variant is None else \
+            ("specs", index, "variants", variant.variant)
+        if is_plan_file(variant.spec):
+            if variant.overrides:
+                result.diagnostics.append(doc.diagnostic(
+                    "variant-compile", f"'{variant.id}': a compiled plan cannot take overrides "
+                    "(run settings or variants)", where, hint="list the spec, not its plan"))
+                continue
+            result.plans[variant.id] = load_plan(variant.spec)
+            continue
+        overrides = [*variant.overrides, override_text("name", variant.id)]
+        compiled = compile_spec(variant.spec, overrides=overrides, env_mode=env_mode)
+        spec_diags = compiled.diagnostics.sorted()
+        errors = [d for d in spec_diags if d.is_error]
+        if compiled.plan is None or errors:
+            first = errors[0].message if errors else "it does not compile"
+            result.diagnostics.append(doc.diagnostic(
+                "variant-compile", f"'{variant.id}' does not compile: {first}", where,
+                hint="the spec's own diagnostics follow; check the variant's overrides and run settings"))
+            result.diagnostics.extend(spec_diags)
+            continue
+        result.plans[variant.id] = compiled.plan

@@ -1,0 +1,8 @@
+"""Makes ``report_support`` (run-folder builders with known contents) importable by name."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
