@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any, TextIO
 
 __all__ = [
@@ -38,7 +38,7 @@ EXIT_USAGE = 2
 """Exit code: usage or environment error (bad arguments, missing files, unreachable services)."""
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a finding is; only ``error`` makes a command fail."""
 
     ERROR = "error"

@@ -7,6 +7,7 @@ same mistake (one typo should give one error).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path as FsPath
@@ -179,48 +180,71 @@ def check_complexity(ctx: CompileContext) -> None:
 def find_prompt_roots(spec_file: FsPath) -> list[FsPath]:
     """``prompts/`` folders where shared fragments (``_*.j2``) are looked up: the nearest one
     found walking up from the spec's folder."""
+    return list(_prompt_roots(os.path.abspath(spec_file.parent), os.getcwd()))
+
+
+@functools.lru_cache(maxsize=256)
+def _prompt_roots(folder_text: str, cwd: str) -> tuple[FsPath, ...]:
     roots = []
-    for folder in [spec_file.resolve().parent, *spec_file.resolve().parents]:
+    folder_path = FsPath(folder_text).resolve()
+    for folder in [folder_path, *folder_path.parents]:
         candidate = folder / "prompts"
         if candidate.is_dir():
             relative = os.path.relpath(candidate)
             roots.append(FsPath(relative if not relative.startswith("..") else candidate))
             break
-    return roots
+    return tuple(roots)
 
 
 _TEMPLATE_CHECKS: dict[tuple[object, ...], tuple[tuple[object, ...], list[Diagnostic]]] = {}
 
 
-def _tree_fingerprint(paths: list[FsPath]) -> tuple[object, ...]:
-    """(name, size, mtime) of every file under ``paths``: changes whenever a template may have."""
+def _files_fingerprint(files: list[FsPath]) -> tuple[object, ...]:
+    """(path, size, mtime) of each file: changes whenever one of the templates may have."""
     entries: list[object] = []
-    for root in paths:
-        for folder, dirs, files in os.walk(root):
-            dirs.sort()
-            for name in sorted(files):
-                try:
-                    stat = os.stat(os.path.join(folder, name))
-                except OSError:
-                    continue
-                entries.append((folder, name, stat.st_size, stat.st_mtime_ns))
+    for file in files:
+        try:
+            stat = os.stat(file)
+        except OSError:
+            return ()
+        entries.append((str(file), stat.st_size, stat.st_mtime_ns))
     return tuple(entries)
 
 
+def _template_files(path: FsPath, roots: list[FsPath]) -> list[FsPath] | None:
+    """The files a template and its includes are read from (None if that cannot be worked out)."""
+    from aira_dsl.diagnostics import DiagnosticError
+    from aira_dsl.templates import collect_sources, template_name
+    from aira_dsl.templates.store import FileStore
+
+    try:
+        names = collect_sources(path, roots)
+    except DiagnosticError:
+        return None
+    entry, search = template_name(path, roots)
+    store = FileStore(search, pinned={entry: path})
+    files = [store.path_of(name) for name in names]
+    return None if any(f is None for f in files) else [f for f in files if f is not None]
+
+
 def _check_template_cached(path: FsPath, kind: str, roots: list[FsPath], var_names: list[str]) -> list[Diagnostic]:
-    """``check_template``, memoised per process while no file under the template's folder or
-    the prompt roots changes (a folder of specs shares a handful of templates)."""
+    """``check_template``, memoised per process while none of the files it read changes (a
+    folder of specs shares a handful of templates). Templates with errors are not memoised."""
     from aira_dsl.templates import check_template
 
     key = (str(path.resolve()), kind, tuple(map(str, roots)), tuple(var_names))
-    fingerprint = _tree_fingerprint([path.parent, *roots])
     cached = _TEMPLATE_CHECKS.get(key)
-    if cached is not None and cached[0] == fingerprint:
-        return list(cached[1])
+    if cached is not None:
+        files = [FsPath(str(entry[0])) for entry in cached[0] if isinstance(entry, tuple)]
+        if cached[0] and _files_fingerprint(files) == cached[0]:
+            return list(cached[1])
     found = check_template(path, kind, search_paths=roots, var_names=var_names)
-    if len(_TEMPLATE_CHECKS) > 1024:
-        _TEMPLATE_CHECKS.clear()
-    _TEMPLATE_CHECKS[key] = (fingerprint, list(found))
+    if not any(d.is_error for d in found):
+        files_used = _template_files(path, roots)
+        if files_used:
+            if len(_TEMPLATE_CHECKS) > 1024:
+                _TEMPLATE_CHECKS.clear()
+            _TEMPLATE_CHECKS[key] = (_files_fingerprint(files_used), list(found))
     return found
 
 

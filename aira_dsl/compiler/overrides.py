@@ -7,7 +7,7 @@ are reported against the ``--set`` argument itself.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -87,12 +87,10 @@ def apply_overrides(doc: YamlDocument, overrides: list[Override]) -> list[Diagno
         if not ok:
             continue
         last = override.path[-1]
-        if isinstance(node, dict):
-            node[last] = override.value
-        elif isinstance(node, list) and isinstance(last, int) and last < len(node):
-            node[last] = override.value
-        else:
+        settable = isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int) and last < len(node))
+        if not settable:
             problems.append(Diagnostic("bad-override", f"{where}: cannot set '{last}' there"))
             continue
+        cast(Any, node)[last] = override.value
         _record(doc, override.path, override.value, _synthetic(override.text))
     return problems

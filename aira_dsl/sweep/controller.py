@@ -182,7 +182,7 @@ def _specs(sd: SweepDir, data: dict[str, Any], keys: list[str], kind: str, launc
     specs = []
     for key in keys:
         entry = data["jobs"][key]
-        specs.append(JobSpec(sweep_dir=str(root), key=key, plan=str((root / "plans" / f"{entry['variant']}.json")),
+        specs.append(JobSpec(sweep_dir=str(root), key=key, plan=str(root / "plans" / f"{entry['variant']}.json"),
                              task=entry["task"], seed=int(entry["seed"]), run_dir=str(root / entry["run_dir"]),
                              executor=kind, launch=launch_no, mlebench_data_dir=run.get("mlebench_data_dir"),
                              hidden_validation=run.get("hidden_validation")))

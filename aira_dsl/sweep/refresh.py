@@ -53,6 +53,8 @@ def reconcile(entry: dict[str, Any], record: dict[str, Any] | None, run: dict[st
             return {"state": "running"}
         return {}
     # The process that drove this local or Ray job has gone: the job cannot still be running.
+    if record is None and not entry.get("engine_id"):
+        return {"state": "pending", "reason": "never started (the sweep process ended before launching it)"}
     if recorded == "failed":
         return {"state": "failed", "reason": record.get("reason") if record else None}
     if recorded == "interrupted":

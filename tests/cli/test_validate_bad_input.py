@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from tests_support import run_cli  # type: ignore[import-not-found]
 
 

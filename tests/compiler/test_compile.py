@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests_support import REPO, run_cli  # type: ignore[import-not-found]
 
 from aira_dsl.compiler import compile_spec, load_plan_or_spec
 from aira_dsl.diagnostics import DiagnosticError
 from aira_dsl.plan import Plan, load_plan
-from tests_support import REPO, run_cli  # type: ignore[import-not-found]
 
 SHIPPED = ["aide-greedy", "aira-greedy", "aira-mcts", "aira-evo", "aira-greedy-no-memory"]
 

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests_support import REPO, run_cli  # type: ignore[import-not-found]
 
 from aira_dsl.compiler import compile_spec
-from tests_support import REPO, run_cli  # type: ignore[import-not-found]
 
 SHIPPED = ["aide-greedy", "aira-greedy", "aira-mcts", "aira-evo"]
 CASES = [(spec, op) for spec in SHIPPED

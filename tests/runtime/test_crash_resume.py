@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from runtime_support import script
 
 from aira_dsl.llm.scripted import ScriptedServer
 from aira_dsl.tasks import grade_submission, resolve_task
-from runtime_support import script
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = 12
@@ -69,7 +69,7 @@ def test_sigkill_and_resume(tmp_path: Path) -> None:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
             else:
-                out, err = proc.communicate(timeout=240)
+                _, err = proc.communicate(timeout=240)
                 assert proc.returncode == 0, err.decode()
             now = done_nodes(run_dir)
             for node_id, row in seen.items():
@@ -114,7 +114,7 @@ def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path) -> None:
         while len(done_nodes(run_dir)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
         assert b"Traceback" not in err
         run = json.loads((run_dir / "run.json").read_text())
@@ -125,7 +125,7 @@ def test_ctrl_c_stops_gracefully_and_resume_finishes(tmp_path: Path) -> None:
         assert conn.execute("SELECT COUNT(*) FROM nodes WHERE status='pending'").fetchone()[0] == 0
         conn.close()
         proc = launch(["--resume", str(run_dir)], server.base_url)
-        out, err = proc.communicate(timeout=240)
+        _, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err.decode()
     assert len(done_nodes(run_dir)) == STEPS
     assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"

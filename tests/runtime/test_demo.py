@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from tests_support import run_cli  # type: ignore[import-not-found]
 
 from aira_dsl.tasks import grade_submission, resolve_task
-from tests_support import run_cli  # type: ignore[import-not-found]
 
 
 @pytest.mark.slow

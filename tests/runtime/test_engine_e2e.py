@@ -9,12 +9,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from runtime_support import journal_counts, script
 
 from aira_dsl.compiler import load_plan_or_spec
 from aira_dsl.llm.scripted import ScriptedServer
 from aira_dsl.runtime.engine import Engine, RunOptions
 from aira_dsl.tasks import grade_submission, resolve_task
-from runtime_support import journal_counts, script
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = ["aide-greedy", "aira-greedy", "aira-mcts", "aira-evo"]

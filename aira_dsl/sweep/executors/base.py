@@ -10,7 +10,7 @@ scheduler knows about them. Either way the executor reports state changes throug
 from __future__ import annotations
 
 import abc
-import importlib.util
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +78,9 @@ class Executor(abc.ABC):
 
 
 def require_module(module: str, extra: str, what: str) -> None:
-    """A clear message naming the fix when an optional extra is not installed."""
-    if importlib.util.find_spec(module) is None:
-        raise SweepError(f"the {what} executor needs the '{module}' package, which is not installed",
-                         f"pip install 'aira-dsl[{extra}]'")
+    """A clear message naming the fix when an optional extra is not installed (or cannot load)."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise SweepError(f"the {what} executor needs the '{module}' package, which is not installed "
+                         f"({exc.__class__.__name__}: {exc})", f"pip install 'aira-dsl[{extra}]'") from None

@@ -92,11 +92,12 @@ class RayExecutor(Executor):
         if s.gpus_per_job and total.get("GPU", 0) < s.gpus_per_job:
             raise SweepError(f"each job asks for {s.gpus_per_job} GPU(s) but the Ray cluster has "
                              f"{total.get('GPU', 0):g}", "lower executor.ray.gpus_per_job, or add GPU nodes")
-        remote = ray.remote(run_sweep_job).options(num_gpus=s.gpus_per_job, num_cpus=s.cpus_per_job, max_retries=0)
+        remote = ray.remote(run_sweep_job)
         refs: dict[Any, str] = {}
         started: set[str] = set()
         for spec in ctx.specs:
-            ref = remote.options(name=f"aira-sweep:{spec.key}").remote(spec.to_dict())
+            ref = remote.options(num_gpus=s.gpus_per_job, num_cpus=s.cpus_per_job, max_retries=0,
+                                 name=f"aira-sweep:{spec.key}").remote(spec.to_dict())
             refs[ref] = spec.key
         ctx.on_change({key: {"state": "queued", "engine_id": f"ray:{ref.task_id().hex()}", "submitted_at": time.time(),
                              "reason": None} for ref, key in refs.items()})
