@@ -73,9 +73,38 @@ def _check_profile(path: Path, display: str) -> list[Diagnostic]:
     return check_profile_file(Path(display))
 
 
+def _is_plan(path: Path, data: object) -> bool:
+    return isinstance(data, dict) and "plan_version" in data and "plan_hash" in data
+
+
+def _check_plan(path: Path, display: str) -> list[Diagnostic]:
+    from aira_dsl.diagnostics import DiagnosticError
+    from aira_dsl.plan import load_plan
+
+    try:
+        load_plan(path, display)
+    except DiagnosticError as exc:
+        return list(exc.diagnostics)
+    return []
+
+
+register_kind(DocumentKind("plan", _is_plan, _check_plan))
+def _is_sweep(path: Path, data: object) -> bool:
+    from aira_dsl.sweep.load import is_sweep_document
+
+    return is_sweep_document(data)
+
+
+def _check_sweep(path: Path, display: str) -> list[Diagnostic]:
+    from aira_dsl.sweep import check_sweep_file
+
+    return check_sweep_file(Path(display), display)
+
+
 register_kind(DocumentKind("spec", _is_spec, _check_spec))
 register_kind(DocumentKind("task", _is_task, _check_task))
 register_kind(DocumentKind("sandbox-profile", _is_profile, _check_profile))
+register_kind(DocumentKind("sweep", _is_sweep, _check_sweep))
 
 
 def _kinds_available() -> list[DocumentKind]:

@@ -400,7 +400,7 @@ class Engine:
 
     async def _execute(self, node_id: int, worker: int, code: str,
                        times: TimeInfo) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        from aira_dsl.tasks import check_submission, grade_submission, score_hidden_validation
+        from aira_dsl.tasks import grade_submission, score_hidden_validation
 
         sandbox = self.sandboxes[worker]
         loop = asyncio.get_running_loop()
@@ -420,17 +420,18 @@ class Engine:
         try:
             submission = workspace.submission_dir / "submission.csv"
             exists = submission.is_file()
-            check = check_submission(self.task, submission) if exists else None
-            valid = bool(check and check.valid)
-            reason = None if valid else (check.reason if check else "no submission.csv was written")
             reported = _read_reported(workspace.working_dir / "metrics.json")
             hidden = None
             if self.task.hidden_validation is not None:
                 hidden = await loop.run_in_executor(None, score_hidden_validation, self.task, workspace.submission_dir)
+            # Grading checks the submission first (an invalid one is never scored), so one call
+            # gives both the validity the fitness rules read and the hidden test score.
+            report = await loop.run_in_executor(None, grade_submission, self.task, submission) if exists else None
+            valid = bool(report and report.valid_submission)
+            reason = None if valid else (report.reason if report else "no submission.csv was written")
             grade = None
-            if valid:
+            if report is not None and valid:
                 self.rundir.write_node_file(node_id, "submission.csv", submission.read_bytes())
-                report = await loop.run_in_executor(None, grade_submission, self.task, submission)
                 grade = {"test_score": report.score, "valid_submission": report.valid_submission,
                          "gold": report.gold_medal, "silver": report.silver_medal, "bronze": report.bronze_medal,
                          "above_median": report.above_median, "report": report.to_dict(), "hidden_score": hidden}

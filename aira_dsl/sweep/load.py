@@ -87,15 +87,15 @@ def load_sweep(path: str | os.PathLike[str], *, compile_specs: bool = True, disp
     seeds = tuple(range(seeds_value)) if isinstance(seeds_value, int) else tuple(seeds_value)
     executor = checker.executor(data.get("executor") or {})
     diags.extend(checker.diags)
+    plans: dict[str, Any] = {}
+    if compile_specs:  # also when other parts have errors: every problem is shown in one go
+        diags.extend(_compile_variants(doc, file.resolve().parent, variants, plans, env_mode))
     if any(d.is_error for d in diags):
         return LoadResult(None, diags)
     sweep = Sweep(name=data.get("name") or slug(file.stem), file=file.resolve(),
                   sha256=hashlib.sha256(file.read_bytes()).hexdigest(), variants=tuple(variants), tasks=tasks,
                   seeds=seeds, run=run, executor=executor, description=data.get("description", ""))
-    result = LoadResult(sweep, diags)
-    if compile_specs:
-        _compile_variants(doc, sweep, result, env_mode)
-    return result
+    return LoadResult(sweep, diags, plans)
 
 
 class _Checker:
@@ -249,25 +249,26 @@ def _spec_name(spec: Path) -> str:
     return slug(spec.stem)
 
 
-def _compile_variants(doc: YamlDocument, sweep: Sweep, result: LoadResult, env_mode: str) -> None:
-    """Compile every variant (named after its label); errors land in ``result.diagnostics``."""
+def _compile_variants(doc: YamlDocument, base: Path, variants: list[Variant], plans: dict[str, Any],
+                      env_mode: str) -> list[Diagnostic]:
+    """Compile every variant (named after its label) into ``plans``; returns the problems."""
     from aira_dsl.compiler import compile_spec
     from aira_dsl.plan import is_plan_file, load_plan
 
+    diags: list[Diagnostic] = []
     entries = doc.data["specs"]
-    for variant in sweep.variants:
+    for variant in variants:
         index = next(i for i, e in enumerate(entries)
-                     if (sweep.file.parent / os.path.expanduser(e if isinstance(e, str) else e["path"])).resolve()
-                     == variant.spec)
+                     if (base / os.path.expanduser(e if isinstance(e, str) else e["path"])).resolve() == variant.spec)
         where: tuple[str | int, ...] = ("specs", index) if variant.variant is None else \
             ("specs", index, "variants", variant.variant)
         if is_plan_file(variant.spec):
             if variant.overrides:
-                result.diagnostics.append(doc.diagnostic(
+                diags.append(doc.diagnostic(
                     "variant-compile", f"'{variant.id}': a compiled plan cannot take overrides "
                     "(run settings or variants)", where, hint="list the spec, not its plan"))
                 continue
-            result.plans[variant.id] = load_plan(variant.spec)
+            plans[variant.id] = load_plan(variant.spec)
             continue
         overrides = [*variant.overrides, override_text("name", variant.id)]
         compiled = compile_spec(variant.spec, overrides=overrides, env_mode=env_mode)
@@ -275,9 +276,10 @@ def _compile_variants(doc: YamlDocument, sweep: Sweep, result: LoadResult, env_m
         errors = [d for d in spec_diags if d.is_error]
         if compiled.plan is None or errors:
             first = errors[0].message if errors else "it does not compile"
-            result.diagnostics.append(doc.diagnostic(
+            diags.append(doc.diagnostic(
                 "variant-compile", f"'{variant.id}' does not compile: {first}", where,
                 hint="the spec's own diagnostics follow; check the variant's overrides and run settings"))
-            result.diagnostics.extend(spec_diags)
+            diags.extend(spec_diags)
             continue
-        result.plans[variant.id] = compiled.plan
+        plans[variant.id] = compiled.plan
+    return diags

@@ -156,3 +156,12 @@ def test_plans_match_the_plan_schema(name: str, repo_root: Path) -> None:
     plan = compile_spec(f"specs/{name}.yaml").plan
     assert plan is not None
     jsonschema.Draft202012Validator(schema).validate(json.loads(plan.to_json()))
+
+
+def test_validate_accepts_plan_files(repo_root: Path, tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    assert run_cli("compile", "specs/aira-mcts.yaml", "-o", str(path)).returncode == 0
+    assert run_cli("validate", str(path)).returncode == 0
+    path.write_text(path.read_text().replace('"num_children": 5', '"num_children": 6'))
+    result = run_cli("validate", str(path))
+    assert result.returncode == 1 and "plan-hash-mismatch" in result.stdout

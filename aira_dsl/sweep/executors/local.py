@@ -124,6 +124,8 @@ class LocalExecutor(Executor):
                     desc = f"exit code {rc}" if rc >= 0 else f"killed by {signal.Signals(-rc).name}"
                     ended[key] = outcome_changes(read_state(ctx.sweep_dir.job_dir(key)), desc,
                                                  interrupted_as="cancelled")
+                    why = ended[key].get("reason")
+                    ctx.say(f"{key}: {ended[key]['state']}" + (f" ({why})" if why else ""))
                 if ended:
                     ctx.on_change(ended)
                 time.sleep(POLL_S)

@@ -108,7 +108,9 @@ class RayExecutor(Executor):
                 done, pending = ray.wait(pending, num_returns=len(pending), timeout=WAIT_S)
                 changes: Changes = {}
                 for ref in done:
-                    changes[refs[ref]] = self._ended(ray, ctx, ref, refs[ref])
+                    changes[refs[ref]] = change = self._ended(ray, ctx, ref, refs[ref])
+                    why = change.get("reason")
+                    ctx.say(f"{refs[ref]}: {change['state']}" + (f" ({why})" if why else ""))
                 for ref in pending:
                     key = refs[ref]
                     record = read_state(ctx.sweep_dir.job_dir(key))
@@ -117,6 +119,7 @@ class RayExecutor(Executor):
                         started.add(key)
                         changes[key] = {"state": "running", "started_at": record.get("started_at"),
                                         "gpus": record.get("gpus")}
+                        ctx.say(f"{key}: running" + (f" on GPU {record['gpus']}" if record.get("gpus") else ""))
                 if changes:
                     ctx.on_change(changes)
         except KeyboardInterrupt:
