@@ -167,15 +167,16 @@ class Engine:
 
     def _setup(self, resume: bool) -> None:
         from aira_dsl.llm import Accountant, OpenAIChatModel, ResponseCache
+        from aira_dsl.runtime.taskservice import TaskService, TaskServiceError
         from aira_dsl.sandbox import SandboxError, assign_gpus, create_sandbox, detect_hardware, load_profile
-        from aira_dsl.tasks import TaskError, data_preview, resolve_task
 
         try:
-            self.task = resolve_task(self.options.task_ref, mlebench_data_dir=self.options.mlebench_data_dir,
+            self.tasks = TaskService(self.options.task_ref, mlebench_data_dir=self.options.mlebench_data_dir,
                                      cache_dir=self.options.task_cache_dir,
                                      hidden_validation=self.options.hidden_validation)
-        except TaskError as exc:
-            raise EngineError(str(exc), getattr(exc, "hint", None)) from None
+        except TaskServiceError as exc:
+            raise EngineError(str(exc), exc.hint) from None
+        self.task = self.tasks.info
         self.direction = self.task.direction
         self.fitness = FitnessEvaluator(self.plan, self.direction)
         self.rundir.root.mkdir(parents=True, exist_ok=True)
@@ -193,7 +194,7 @@ class Engine:
         hardware = detect_hardware(gpu_sets[0] if gpu_sets else [], memory_limit=limits.memory_bytes,
                                    cpus=limits.cpus)
         task_ctx = {"id": self.task.id, "name": self.task.name, "description": self.task.description,
-                    "data_preview": data_preview(self.task.public_dir),
+                    "data_preview": self.task.data_preview,
                     "metric": {"name": self.task.metric, "direction": self.direction}}
         self.contexts = ContextBuilder(self.plan, self.journal, task=task_ctx, hardware=hardware,
                                        packages=installed_packages())
@@ -290,7 +291,12 @@ class Engine:
 
     async def run(self, *, resume: bool = False) -> RunSummary:
         self.started = time.monotonic()
-        self._setup(resume)
+        try:
+            self._setup(resume)
+        except BaseException:
+            if getattr(self, "tasks", None) is not None:
+                self.tasks.close()
+            raise
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         tasks = self._tasks
@@ -338,6 +344,7 @@ class Engine:
             await self._wait_orphans()
             for model in self.models.values():
                 await model.aclose()
+            self.tasks.close()
         return self._finish()
 
     def _start_node(self, action: Action, worker: int) -> int:
@@ -400,8 +407,6 @@ class Engine:
 
     async def _execute(self, node_id: int, worker: int, code: str,
                        times: TimeInfo) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        from aira_dsl.tasks import grade_submission, score_hidden_validation
-
         sandbox = self.sandboxes[worker]
         loop = asyncio.get_running_loop()
         self.rundir.write_node_file(node_id, "solution.py", code)
@@ -422,19 +427,19 @@ class Engine:
             exists = submission.is_file()
             reported = _read_reported(workspace.working_dir / "metrics.json")
             hidden = None
-            if self.task.hidden_validation is not None:
-                hidden = await loop.run_in_executor(None, score_hidden_validation, self.task, workspace.submission_dir)
+            if self.task.has_hidden_validation:
+                hidden = await loop.run_in_executor(None, self.tasks.hidden_score, workspace.submission_dir)
             # Grading checks the submission first (an invalid one is never scored), so one call
             # gives both the validity the fitness rules read and the hidden test score.
-            report = await loop.run_in_executor(None, grade_submission, self.task, submission) if exists else None
-            valid = bool(report and report.valid_submission)
-            reason = None if valid else (report.reason if report else "no submission.csv was written")
+            report = await loop.run_in_executor(None, self.tasks.grade, submission) if exists else None
+            valid = bool(report and report["valid"])
+            reason = None if valid else (report["reason"] if report else "no submission.csv was written")
             grade = None
             if report is not None and valid:
                 self.rundir.write_node_file(node_id, "submission.csv", submission.read_bytes())
-                grade = {"test_score": report.score, "valid_submission": report.valid_submission,
-                         "gold": report.gold_medal, "silver": report.silver_medal, "bronze": report.bronze_medal,
-                         "above_median": report.above_median, "report": report.to_dict(), "hidden_score": hidden}
+                grade = {"test_score": report["score"], "valid_submission": True, "gold": report["gold"],
+                         "silver": report["silver"], "bronze": report["bronze"],
+                         "above_median": report["above_median"], "report": report["report"], "hidden_score": hidden}
             elif hidden is not None:
                 grade = {"test_score": None, "valid_submission": False, "gold": False, "silver": False,
                          "bronze": False, "above_median": False, "report": {}, "hidden_score": hidden}

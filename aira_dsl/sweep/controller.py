@@ -204,7 +204,10 @@ def _launch_jobs(sd: SweepDir, executor: Executor, config: ExecutorConfig, keys:
             manifest["jobs"][key].update(state="queued", launch=launch_no, executor=config.kind, engine_id=None,
                                          reason=None, queued_at=time.time())
 
-    ctx = LaunchContext(sweep_dir=sd, name=data["name"], specs=specs, on_change=sd.update_jobs,
+    def record(changes: dict[str, dict[str, Any]]) -> None:
+        sd.update_jobs(changes)
+
+    ctx = LaunchContext(sweep_dir=sd, name=data["name"], specs=specs, on_change=record,
                         env_names=_env_names(plans), say=say)
     with sd.controller(f"{command}, executor {config.kind}"):
         sd.update(mark)

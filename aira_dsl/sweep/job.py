@@ -207,7 +207,10 @@ class JobRunner:
             why = self.stop_requested or "the run was interrupted (SIGINT or SIGTERM)"
             return {"outcome": "interrupted", "reason": why, **base}
         if rc < 0:
-            name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+            try:
+                name = signal.Signals(-rc).name
+            except ValueError:
+                name = f"signal {-rc}"
             return {"outcome": "failed", "reason": f"the run was killed by {name}", **base}
         detail = _last_error(log_path)
         reason = f"aira-dsl run exited with {rc}" + (f": {detail}" if detail else "")

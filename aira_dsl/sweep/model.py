@@ -101,7 +101,9 @@ class ExecutorConfig:
 
     def settings(self) -> LocalSettings | SlurmSettings | RaySettings:
         """The settings of the chosen kind."""
-        return {"local": self.local, "slurm": self.slurm, "ray": self.ray}[self.kind]
+        if self.kind == "slurm":
+            return self.slurm
+        return self.ray if self.kind == "ray" else self.local
 
     def to_dict(self) -> dict[str, Any]:
         """Every section (so a resume can switch executors), as JSON values."""

@@ -142,8 +142,7 @@ class SweepDir:
         A second controller on the same folder is refused: it would launch the same jobs again.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        handle = open(self.root / ".controller.lock", "a+")
-        try:
+        with open(self.root / ".controller.lock", "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -155,9 +154,7 @@ class SweepDir:
             handle.truncate()
             handle.write(f"pid {os.getpid()} on {socket.gethostname()} ({what})\n")
             handle.flush()
-            yield
-        finally:
-            handle.close()
+            yield  # the lock goes with the file's closing
 
     def controller_alive(self) -> bool:
         """Whether some process holds the controller lock (on this machine's view of the folder)."""

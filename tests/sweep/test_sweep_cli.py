@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from aira_dsl.llm.scripted import ScriptedServer
 from runtime_support import script
 from sweep_support import EXAMPLES, REPO, cli, endpoint_env, manifest, status_json
+
+from aira_dsl.llm.scripted import ScriptedServer
 
 SPEC = REPO / "specs" / "aira-greedy.yaml"
 
@@ -35,7 +35,7 @@ run: {{workers: 1, budget: {{steps: 1, exec_timeout: 60s}}}}
     return path
 
 
-def without(module: str, args: list[str], env: dict[str, str], cwd: Path) -> "object":
+def without(module: str, args: list[str], env: dict[str, str], cwd: Path) -> object:
     """The CLI in a Python where ``module`` cannot be imported (as if its extra were not installed)."""
     import subprocess
 

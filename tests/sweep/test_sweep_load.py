@@ -8,10 +8,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from sweep_support import EXAMPLES, REPO
 
 from aira_dsl.sweep import load_sweep
 from aira_dsl.sweep.tasklists import expand_task
-from sweep_support import EXAMPLES, REPO
 
 SPEC = REPO / "specs" / "aira-greedy.yaml"
 

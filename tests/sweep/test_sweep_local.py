@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aira_dsl.llm.scripted import ScriptedServer
 from runtime_support import script
 from sweep_support import (
     EXAMPLES,
@@ -23,6 +22,8 @@ from sweep_support import (
     status_json,
     wait_for_running_job,
 )
+
+from aira_dsl.llm.scripted import ScriptedServer
 
 
 def test_quick_example_killed_job_resume_and_report(tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ class LocalExecutor(Executor):
                         continue
                     del running[key]
                     free = sorted(free + gpus)
-                    desc = f"exit code {rc}" if rc >= 0 else f"killed by {signal.Signals(-rc).name}"
+                    desc = f"exit code {rc}" if rc >= 0 else f"killed by signal {-rc}"
                     ended[key] = outcome_changes(read_state(ctx.sweep_dir.job_dir(key)), desc,
                                                  interrupted_as="cancelled")
                     why = ended[key].get("reason")

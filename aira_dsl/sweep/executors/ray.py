@@ -7,9 +7,10 @@ continues its run from the journal. ``aira-dsl sweep`` is the Ray driver, so it 
 every job has ended; Ctrl-C cancels the tasks (their runs stop cleanly and are recorded as
 cancelled).
 
-The cluster is ``executor.ray.address`` (``host:port``, ``ray://host:port`` or ``auto``);
-without one, ``$RAY_ADDRESS`` or a cluster already running on this machine, else a private
-Ray instance started for the sweep (``num_cpus`` / ``num_gpus`` declare its resources). The
+The cluster is ``executor.ray.address`` (``host:port``, ``ray://host:port``, or ``auto`` for
+the cluster ``ray start`` runs on this machine); without one, ``$RAY_ADDRESS``, else a private
+Ray instance that the sweep starts and stops (``num_cpus`` / ``num_gpus`` declare its
+resources; fake GPUs are fine: Ray still hands each task distinct GPU ids). The
 variables the runs need (endpoint, API keys, caches) are passed to the workers through the
 task's runtime environment, since a remote worker does not share the driver's environment.
 """
@@ -45,7 +46,7 @@ class RayExecutor(Executor):
 
     def resources(self) -> dict[str, Any]:
         s = self.settings
-        return {"executor": "ray", "address": s.address or os.environ.get("RAY_ADDRESS") or "(local)",
+        return {"executor": "ray", "address": s.address or os.environ.get("RAY_ADDRESS") or "local",
                 "gpus_per_job": s.gpus_per_job, "cpus_per_job": s.cpus_per_job,
                 "jobs_at_once": "as many as the cluster's free resources allow"}
 
@@ -56,13 +57,13 @@ class RayExecutor(Executor):
         env_vars = {name: os.environ[name] for name in sorted(ctx.env_names) if name in os.environ}
         kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env_vars}, "include_dashboard": False,
                                   "log_to_driver": False, "logging_level": "ERROR"}
-        address = s.address
-        if address is None and not os.environ.get("RAY_ADDRESS"):
+        address = s.address or os.environ.get("RAY_ADDRESS") or "local"
+        if address == "local":
             kwargs.update({k: v for k, v in (("num_cpus", s.num_cpus), ("num_gpus", s.num_gpus)) if v is not None})
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = address or os.environ.get("RAY_ADDRESS") or "this machine"
+            where = "a new local instance" if address == "local" else address
             raise SweepError(f"cannot reach a Ray cluster at {where}: {str(exc).splitlines()[0] if str(exc) else exc}",
                              "start one with `ray start --head` (and set executor.ray.address or RAY_ADDRESS), "
                              "or leave the address out to start a private Ray instance") from None

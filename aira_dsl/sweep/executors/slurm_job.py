@@ -17,7 +17,7 @@ from aira_dsl.sweep.job import JobRunner, JobSpec
 __all__ = ["SlurmSweepJob"]
 
 
-class SlurmSweepJob(submitit.helpers.Checkpointable):  # type: ignore[misc]
+class SlurmSweepJob(submitit.helpers.Checkpointable):
     def __init__(self, spec: dict[str, Any], grace: float = 60.0):
         self.spec = spec
         self.grace = grace
