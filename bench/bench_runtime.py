@@ -87,15 +87,6 @@ def inside_time(out: Path) -> tuple[float, float]:
     return float(llm), float(exe)
 
 
-def warm_up() -> None:
-    """Import what grading needs (pandas, scikit-learn) once, as any run does at its first node,
-    so the timings below show steady-state orchestration rather than one-off imports."""
-    from aira_dsl.tasks import grade_submission, resolve_task
-
-    task = resolve_task("penguins")
-    grade_submission(task, task.submission.sample)
-
-
 def span(out: Path) -> float:
     """Seconds from the first node's creation to the last node's completion (from the journal)."""
     conn = sqlite3.connect(out / "journal.sqlite")
@@ -111,7 +102,6 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "bench")
     os.chdir(REPO)
-    warm_up()
 
     overheads = []
     for _ in range(3):
