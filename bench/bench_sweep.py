@@ -12,7 +12,8 @@ server started here), so the differences are the executors' own costs:
   ``aira-dsl sweep`` command's start to the first job's recorded start (loading and compiling
   the sweep, checking tasks and the engine, submission, engine start-up).
 
-Run: ``python bench/bench_sweep.py [jobs] [repeats]`` (defaults 4 and 3); prints seconds and the
+Run: ``python bench/bench_sweep.py [jobs] [repeats] [kinds]`` (defaults 4, 3 and every executor
+available, e.g. ``local,ray``); prints seconds and the
 ratio of each executor's per-job wall time to the direct run. SLURM needs SLURM_CONF (see
 .ci/slurm.sh); Ray needs the ray extra.
 """
@@ -98,6 +99,7 @@ def available() -> list[str]:
 def main() -> None:
     jobs = int(sys.argv[1]) if len(sys.argv) > 1 else 4
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    kinds = sys.argv[3].split(",") if len(sys.argv) > 3 else available()
     answers = yaml.safe_load(resources.files("aira_dsl.runtime.demo").joinpath("answers.yaml").read_text())
     with ScriptedServer(answers) as server, tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         folder = Path(tmp)
@@ -109,7 +111,7 @@ def main() -> None:
         base = statistics.median(direct_run(folder, env, plan, n) for n in range(repeats))
         print(f"jobs per sweep: {jobs}, run one at a time; repeats: {repeats}")
         print(f"{'direct run (baseline)':34s} {base:7.2f} s per run")
-        for kind in available():
+        for kind in kinds:
             results = [sweep(folder, env, kind, jobs, n) for n in range(repeats)]
             wall = statistics.median(r[0] for r in results)
             first = statistics.median(r[1] for r in results)

@@ -105,8 +105,9 @@ def runs(directory: Path, fmt: str) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--by", default="spec", show_default=True, metavar="KEYS",
-              help="Group runs by a comma-separated list of: spec, task, plan_hash.")
+@click.option("--by", default=None, metavar="KEYS",
+              help="Group runs by a comma-separated list of: spec, task, plan_hash "
+                   "[default: spec; spec,task when a path is a sweep directory].")
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True,
               help="text or markdown tables, csv (one row per group, fractions), or json (everything).")
 @click.option("--plots", "plots_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -117,7 +118,7 @@ def runs(directory: Path, fmt: str) -> None:
 @click.option("--top-k", "top_k", type=click.IntRange(1), default=3, show_default=True,
               help="Short list for the top-k selection: best test score among the k best by validation.")
 @_guarded
-def report(paths: tuple[Path, ...], by: str, fmt: str, plots_dir: Path | None, n_boot: int, seed: int,
+def report(paths: tuple[Path, ...], by: str | None, fmt: str, plots_dir: Path | None, n_boot: int, seed: int,
            top_k: int) -> None:
     """Aggregate runs over seeds and tasks: medal rates with CIs and the selection gap.
 
@@ -141,6 +142,8 @@ def report(paths: tuple[Path, ...], by: str, fmt: str, plots_dir: Path | None, n
     from aira_dsl.report.aggregate import build_report, collect_runs, parse_group_keys
     from aira_dsl.report.render import render_report
 
+    if by is None:  # a sweep is a grid of variants x tasks: report it that way
+        by = "spec,task" if any((p / "sweep.json").is_file() for p in paths) else "spec"
     keys = parse_group_keys(by)
     if plots_dir is not None:
         from aira_dsl.report.plots import require_matplotlib

@@ -68,7 +68,7 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool, quiet: bool) -> No
 
 
 @click.command()
-@click.option("--kind", type=click.Choice(["agent", "task", "sandbox-profile", "plan"]), default="agent",
+@click.option("--kind", type=click.Choice(["agent", "task", "sandbox-profile", "plan", "sweep"]), default="agent",
               show_default=True, help="Which schema to print.")
 def schema(kind: str) -> None:
     """Print a JSON Schema (2020-12); editors use it for completion and hover docs.
@@ -85,7 +85,8 @@ def schema(kind: str) -> None:
     from importlib import resources
 
     name = {"agent": "agent.schema.json", "task": "task.schema.json",
-            "sandbox-profile": "sandbox-profile.schema.json", "plan": "plan.schema.json"}[kind]
+            "sandbox-profile": "sandbox-profile.schema.json", "plan": "plan.schema.json",
+            "sweep": "sweep.schema.json"}[kind]
     try:
         text = resources.files("aira_dsl.schemas").joinpath(name).read_text(encoding="utf-8")
     except FileNotFoundError:

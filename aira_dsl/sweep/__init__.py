@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from aira_dsl.diagnostics import Diagnostic
 from aira_dsl.sweep.controller import Prepared, SweepResult, launch, prepare, resume, wait_for
 from aira_dsl.sweep.errors import SweepError
 from aira_dsl.sweep.load import LoadResult, is_sweep_document, load_sweep
@@ -37,9 +38,10 @@ def status(sweep_dir: Path) -> dict[str, Any]:
     from aira_dsl.sweep.render import status_data
 
     sd = SweepDir(sweep_dir)
-    return status_data(sd.root, refresh(sd))
+    notes: list[str] = []
+    return status_data(sd.root, refresh(sd, notes), notes)
 
 
-def check_sweep_file(path: Path, display: str) -> list[Any]:
+def check_sweep_file(path: Path, display: str) -> list[Diagnostic]:
     """``aira-dsl validate``'s checks of a sweep file: schema, specs (compiled), tasks, executor."""
     return load_sweep(path, display=display, env_mode="warn").diagnostics

@@ -34,6 +34,7 @@ __all__ = ["Prepared", "SweepResult", "default_out", "launch", "prepare", "resum
 
 Say = Callable[[str], None]
 WAIT_POLL_S = 2.0
+BLIND_LIMIT_S = 300.0
 BASE_ENV = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AIRA_DSL_CACHE", "XDG_CACHE_HOME", "MLEBENCH_DATA_DIR")
 
 
@@ -103,7 +104,7 @@ def _check_endpoint(plans: dict[str, Any]) -> None:
                          "that need none), or the key variables the specs name; jobs inherit them")
 
 
-def _check_tasks(tasks: tuple[str, ...], data_dir: Path | None, hidden: float | None, say: Say) -> None:
+def _check_tasks(tasks: tuple[str, ...], data_dir: Path | None, hidden: float | None) -> None:
     """Resolve every task now (bundled ones get prepared once, here, not by every job)."""
     from aira_dsl.tasks import TaskError, resolve_task
 
@@ -228,8 +229,16 @@ def _result(sd: SweepDir, data: dict[str, Any], keys: list[str], *, attached: bo
 def wait_for(sd: SweepDir, keys: list[str], say: Say, poll: float = WAIT_POLL_S) -> dict[str, Any]:
     """Poll until none of ``keys`` is queued or running; prints each state change."""
     seen: dict[str, str] = {}
+    blind_since: float | None = None
     while True:
-        data = refresh(sd)
+        notes: list[str] = []
+        data = refresh(sd, notes)
+        if notes:  # the scheduler does not answer: give up after a while rather than wait forever
+            blind_since = blind_since or time.monotonic()
+            if time.monotonic() - blind_since > BLIND_LIMIT_S:
+                raise SweepError(notes[0], f"the jobs may still run: check later with `aira-dsl sweep status {sd.root}`")
+        else:
+            blind_since = None
         for key in keys:
             state = data["jobs"][key]["state"]
             if seen.get(key) != state:
@@ -251,7 +260,7 @@ def launch(sweep_file: str | os.PathLike[str], out: Path | None = None, *, execu
     executor = prepared.executor
     executor.preflight()
     _check_endpoint(prepared.plans)
-    _check_tasks(prepared.sweep.tasks, prepared.sweep.run.mlebench_data_dir, prepared.sweep.run.hidden_validation, say)
+    _check_tasks(prepared.sweep.tasks, prepared.sweep.run.mlebench_data_dir, prepared.sweep.run.hidden_validation)
     sd = SweepDir(out)
     if again:
         say(f"{out} already holds this sweep: continuing it (as `aira-dsl sweep resume {out}` would)")

@@ -37,6 +37,8 @@ __all__ = ["JobRunner", "JobSpec", "main", "visible_gpus"]
 
 POLL_S = 0.2
 LOG_TAIL = 4000
+_STOP_REASONS = {"preempted": "preempted", "cancelled": "stopped from aira-dsl sweep (Ctrl-C or SIGTERM)"}
+"""Why a run was stopped on request; ``preempted`` is matched as is by the state reconciliation."""
 
 
 @dataclass
@@ -153,8 +155,8 @@ class JobRunner:
         if self.spec.gpus is not None:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, self.spec.gpus))
         command = self.command()
-        self.state = {"key": self.spec.key, "state": "running", "launch": self.spec.launch, "attempt": attempt, "engine": self.spec.executor,
-                      "engine_id": self.engine_id, "host": socket.gethostname(), "pid": os.getpid(),
+        self.state = {"key": self.spec.key, "state": "running", "launch": self.spec.launch, "attempt": attempt,
+                      "engine": self.spec.executor, "engine_id": self.engine_id, "host": socket.gethostname(), "pid": os.getpid(),
                       "run_pid": None, "gpus": self.gpus(), "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES"),
                       "resumed": "--resume" in command, "started_at": time.time(), "ended_at": None}
         append_attempt(job_dir, {"event": "start", **self.state})
@@ -204,7 +206,7 @@ class JobRunner:
         if rc == 0 and status == "finished":
             return {"outcome": "finished", "reason": None, **base}
         if status == "interrupted" or (self.stop_requested and rc in (0, -signal.SIGKILL, 130)):
-            why = self.stop_requested or "the run was interrupted (SIGINT or SIGTERM)"
+            why = _STOP_REASONS.get(self.stop_requested or "", "the run was interrupted (SIGINT or SIGTERM)")
             return {"outcome": "interrupted", "reason": why, **base}
         if rc < 0:
             try:

@@ -92,8 +92,11 @@ def _reconcile_slurm(entry: dict[str, Any], record: dict[str, Any] | None, run: 
     return {"state": engine.state, "reason": engine.reason}
 
 
-def refresh(sweep_dir: SweepDir) -> dict[str, Any]:
-    """Update every job's state (and attempt count, steps) in the manifest; returns the manifest."""
+def refresh(sweep_dir: SweepDir, notes: list[str] | None = None) -> dict[str, Any]:
+    """Update every job's state (and attempt count, steps) in the manifest; returns the manifest.
+
+    ``notes`` receives what could not be checked (e.g. SLURM not reachable from here).
+    """
     data = sweep_dir.read()
     alive = sweep_dir.controller_alive()
     slurm_ids = {key: e["engine_id"] for key, e in data["jobs"].items()
@@ -101,9 +104,15 @@ def refresh(sweep_dir: SweepDir) -> dict[str, Any]:
                  and e.get("state") != "pending"}
     engines: dict[str, EngineState] = {}
     if slurm_ids:
-        from aira_dsl.sweep.executors.slurm_query import query_states
+        from aira_dsl.sweep.executors.slurm_query import SlurmUnavailable, query_states
 
-        by_id = query_states(slurm_ids.values())
+        try:
+            by_id = query_states(slurm_ids.values())
+        except SlurmUnavailable as exc:
+            by_id = {}
+            if notes is not None:
+                notes.append(f"SLURM cannot be asked from here ({exc}): the states of {len(slurm_ids)} "
+                             "submitted job(s) were not brought up to date")
         engines = {key: by_id[job_id] for key, job_id in slurm_ids.items() if job_id in by_id}
     changes: dict[str, dict[str, Any]] = {}
     for key, entry in data["jobs"].items():

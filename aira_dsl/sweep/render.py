@@ -26,6 +26,14 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds}s"
 
 
+def _short(path: str) -> str:
+    """``path`` relative to the current folder when it is inside it (what users typed, mostly)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
 def _table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -83,7 +91,7 @@ def render_dry_run(data: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
     g = data["grid"]
-    lines = [f"sweep {data['name']} ({data['sweep_file']}): {g['variants']} variant(s) × {g['tasks']} task(s) × "
+    lines = [f"sweep {data['name']} ({_short(data['sweep_file'])}): {g['variants']} variant(s) × {g['tasks']} task(s) × "
              f"{g['seeds']} seed(s) = {g['jobs']} job(s)",
              f"executor: {_resources_line(data['executor'], data['resources'])}"]
     if "gpu_hours_at_most" in data["total"]:
@@ -93,9 +101,9 @@ def render_dry_run(data: dict[str, Any], fmt: str) -> str:
     lines.append("variants:")
     for v in data["variants"]:
         sets = " ".join(f"--set {o}" for o in v["overrides"]) or "(no overrides)"
-        lines.append(f"  {v['id']}: {v['spec']}  {sets}  [plan {v['plan_hash'][:12]}, steps {v['steps']}, "
+        lines.append(f"  {v['id']}: {_short(v['spec'])}  {sets}  [plan {v['plan_hash'][:12]}, steps {v['steps']}, "
                      f"time {_duration(v['time_s'])}]")
-    lines.append(f"tasks: {', '.join(data['tasks'])}")
+    lines.append(f"tasks: {', '.join(_short(t) for t in data['tasks'])}")
     lines.append(f"seeds: {', '.join(map(str, data['seeds']))}")
     for note in data["notes"]:
         lines.append(f"note: {note}")
@@ -118,7 +126,7 @@ def _run_info(root: Path, entry: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def status_data(root: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def status_data(root: Path, manifest: dict[str, Any], notes: list[str] | None = None) -> dict[str, Any]:
     order = manifest.get("order") or list(manifest["jobs"])
     counts = {state: 0 for state in ALL_STATES}
     jobs = []
@@ -137,7 +145,7 @@ def status_data(root: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return {"name": manifest["name"], "sweep_dir": str(root), "sweep_file": manifest.get("sweep_file"),
             "sweep_sha256": manifest.get("sweep_sha256"), "executor": (manifest.get("executor") or {}).get("kind"),
             "total": len(order), "counts": counts, "done": counts.get("finished", 0) == len(order),
-            "updated_at": manifest.get("updated_at"), "jobs": jobs}
+            "updated_at": manifest.get("updated_at"), "notes": list(notes or []), "jobs": jobs}
 
 
 def _num(value: Any) -> str:
@@ -155,4 +163,5 @@ def render_status(data: dict[str, Any], fmt: str) -> str:
     for j in data["jobs"]:
         rows.append([j["key"], j["state"], j["engine_id"] or "-", str(j["attempts"]), _num(j["steps"]),
                      _num(j["best_validation"]), _num(j["best_test"]), (j["reason"] or "")[:70]])
-    return head + _table(rows)
+    notes = "".join(f"note: {note}\n" for note in data.get("notes", []))
+    return head + notes + _table(rows)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from aira_dsl.diagnostics import Diagnostic, Severity
+from aira_dsl.spec.model import parse_duration
 from aira_dsl.spec.schema_check import schema_diagnostics
 from aira_dsl.spec.yamlpos import YamlDocument, load_yaml_file
 from aira_dsl.tasks.csvread import CsvProblem, Table, read_table
-from aira_dsl.spec.model import parse_duration
 from aira_dsl.tasks.errors import TaskError
 from aira_dsl.tasks.medals import load_leaderboard
 from aira_dsl.tasks.metrics import get_metric, metric_names, suggest_metric, validate_metric_params

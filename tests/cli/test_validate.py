@@ -98,3 +98,14 @@ def test_every_check_family_is_covered(repo_root: Path) -> None:
                 "template-missing-include", "complexity-order", "extends-missing", "extends-cycle",
                 "env-unset", "yaml-limits", "unused-operator", "budget-exec-timeout"}
     assert expected <= codes, sorted(expected - codes)
+
+
+@pytest.mark.parametrize("kind", ["agent", "task", "sandbox-profile", "plan", "sweep"])
+def test_schema_command_prints_each_schema(kind: str) -> None:
+    code, out, _ = invoke("schema", "--kind", kind)
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["$schema"].endswith("2020-12/schema")
+    name = {"agent": "agent", "task": "task", "sandbox-profile": "sandbox-profile", "plan": "plan",
+            "sweep": "sweep"}[kind]
+    assert (REPO / "schema" / f"{name}.schema.json").read_text() == out

@@ -31,7 +31,7 @@ from sweep_support import (
 
 from aira_dsl.llm.scripted import ScriptedServer
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
 def test_ray_example_killed_worker_resume_report_and_gpus(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_ray_example_killed_worker_resume_report_and_gpus(tmp_path: Path) -> Non
 
     sweep = derived_sweep("ray.yaml", tmp_path / "ray.yaml", fake_gpus)
     out = tmp_path / "ray"
-    with ScriptedServer(script(latency=0.25)) as server:
+    with ScriptedServer(script(latency=0.1)) as server:
         env = {k: v for k, v in endpoint_env(server.base_url).items() if k != "RAY_ADDRESS"}
         proc = popen(["sweep", str(sweep), "--out", str(out)], env)
         victim = wait_for_running_job(out, proc, timeout=180)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aira_dsl.sweep import SweepDir, status
 from aira_dsl.sweep.executors.slurm_query import engine_state
 from aira_dsl.sweep.grid import task_labels
 from aira_dsl.sweep.model import ExecutorConfig, LocalSettings, SlurmSettings
 from aira_dsl.sweep.refresh import reconcile
+from aira_dsl.sweep.sweepdir import MANIFEST_FORMAT
 
 
 def entry(state: str, executor: str = "slurm", engine_id: str | None = "12_3") -> dict[str, Any]:
@@ -83,3 +87,18 @@ def test_executor_config_round_trip() -> None:
     config = ExecutorConfig("slurm", LocalSettings(3, 1, (0, 2)), SlurmSettings(partition="p", sbatch={"x": "y"}))
     assert ExecutorConfig.from_dict(config.to_dict()) == config
     assert config.with_kind("local").kind == "local" and config.with_kind(None) is config
+
+
+def test_status_without_slurm_tools_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a SLURM sweep from a machine that cannot see the cluster must not call jobs gone."""
+    sd = SweepDir(tmp_path / "sweep")
+    job = {"key": "a.penguins.s0", "variant": "a", "task": "penguins", "seed": 0, "run_dir": "runs/a.penguins.s0",
+           "state": "running", "launch": 1, "executor": "slurm", "engine_id": "77_0", "attempts": 1, "reason": None}
+    with sd.lock():
+        sd.write({"format": MANIFEST_FORMAT, "name": "s", "executor": {"kind": "slurm"}, "order": [job["key"]],
+                  "jobs": {job["key"]: job}, "launches": []})
+    monkeypatch.setenv("PATH", str(tmp_path))  # no squeue, sacct or scontrol here
+    data = status(sd.root)
+    assert data["jobs"][0]["state"] == "running"
+    assert data["notes"] and "SLURM cannot be asked" in data["notes"][0]
+    assert json.loads(sd.manifest.read_text())["jobs"][job["key"]]["state"] == "running"

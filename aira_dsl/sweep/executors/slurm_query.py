@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from aira_dsl.sweep.executors.base import EngineState
 
-__all__ = ["engine_state", "query_states"]
+__all__ = ["SlurmUnavailable", "engine_state", "query_states"]
 
 TIMEOUT_S = 30
 
@@ -69,10 +69,16 @@ def _base(job_id: str) -> str:
     return job_id.split("_", 1)[0]
 
 
+class SlurmUnavailable(Exception):
+    """squeue cannot be run or does not answer: job states cannot be known from here."""
+
+
 def _squeue(ids: set[str]) -> dict[str, str]:
     out = _run(["squeue", "-h", "-r", "-j", ",".join(sorted({_base(i) for i in ids})), "-o", "%i|%T"])
+    if out is None:
+        raise SlurmUnavailable("squeue is not available or did not answer")
     found: dict[str, str] = {}
-    for line in (out or "").splitlines():
+    for line in out.splitlines():
         parts = line.strip().split("|")
         if len(parts) == 2 and parts[0] in ids:
             found[parts[0]] = parts[1]
@@ -103,7 +109,11 @@ def _scontrol(ids: set[str]) -> dict[str, str]:
 
 
 def query_states(job_ids: Iterable[str]) -> dict[str, EngineState]:
-    """SLURM job id (``123`` or ``123_4``) -> its state; ids nobody knows come back as GONE."""
+    """SLURM job id (``123`` or ``123_4``) -> its state; ids nobody knows come back as GONE.
+
+    Raises :class:`SlurmUnavailable` when squeue cannot be asked (then nothing can be said:
+    a job must not be declared gone because this machine cannot see the cluster).
+    """
     wanted = {i for i in job_ids if i}
     raw = _squeue(wanted) if wanted else {}
     rest = wanted - set(raw)
