@@ -59,11 +59,13 @@ class Mount:
 
 def python_prefixes(python: str) -> list[str]:
     """Folders the interpreter needs (its prefix and, for a venv, the base prefix)."""
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
+    # Compare unresolved paths: a venv's python is a link to the base interpreter, but its
+    # prefix (and site-packages) is the venv's own folder.
+    if os.path.abspath(python) == os.path.abspath(sys.executable):
         candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
     else:
         real = os.path.realpath(python)
-        candidates = [os.path.dirname(os.path.dirname(python)), os.path.dirname(os.path.dirname(real))]
+        candidates = [os.path.dirname(os.path.dirname(os.path.abspath(python))), os.path.dirname(os.path.dirname(real))]
     found: list[str] = []
     for prefix in candidates:
         path = os.path.realpath(prefix)
@@ -86,6 +88,9 @@ def sandbox_view(*, workspace_root: Path, data_dir: Path | None, python: str, ex
         elif os.path.isdir(name):
             mounts.append(Mount("ro", name, name))
     mounts.append(Mount("ro", "/etc", "/etc"))
+    # A private /tmp comes before the interpreter's folders: a virtual environment may live
+    # under /tmp, and a tmpfs mounted later would hide it.
+    mounts.append(Mount("tmpfs", "/tmp", size=tmp_size, mode=0o1777))
     bound = ["/usr", "/etc", *[m.dst for m in mounts if m.kind == "ro"]]
     for path in [*extra_ro, *python_prefixes(python)]:
         real = os.path.realpath(path)
@@ -95,7 +100,6 @@ def sandbox_view(*, workspace_root: Path, data_dir: Path | None, python: str, ex
     mounts.append(Mount("proc", "/proc"))
     mounts.append(Mount("devfs", "/dev"))
     mounts.extend(Mount("dev", str(node), str(node)) for node in gpu_nodes)
-    mounts.append(Mount("tmpfs", "/tmp", size=tmp_size, mode=0o1777))
     mounts.append(Mount("rw", SANDBOX_WORKDIR, str(workspace_root)))
     if data_dir is not None:
         mounts.append(Mount("ro", f"{SANDBOX_WORKDIR}/data", str(data_dir)))
