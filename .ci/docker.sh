@@ -23,17 +23,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 
 log() { echo "docker.sh: $*" >&2; }
 
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 300 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-    timeout 300 apt-get update -q >/dev/null
-    timeout 300 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-  }
-}
+# shellcheck source=.ci/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # The Debian mirror and suite of this machine, read from its apt sources (deb822 or one-line).
 debian_mirror() {

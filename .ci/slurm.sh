@@ -32,17 +32,8 @@ NODE_GPUS=4
 
 log() { echo "slurm.sh: $*" >&2; }
 
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 150 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-    timeout 120 apt-get update -q >/dev/null
-    timeout 150 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-  }
-}
+# shellcheck source=.ci/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 

@@ -3,13 +3,7 @@
 # isolation) and util-linux (unshare, prlimit, setpriv: the fallback isolation and rlimits).
 # Bounded in time; a failure here makes the sandbox tests skip or fall back, not hang.
 set -euo pipefail
-missing=()
-for pkg in bubblewrap util-linux; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 300 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
-    timeout 300 apt-get update -q >/dev/null
-    timeout 300 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-  }
-fi
+# shellcheck source=.ci/lib.sh
+. "$(dirname "$0")/lib.sh"
+apt_install bubblewrap util-linux
 bwrap --version
