@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aira_dsl.cli import cli
 from aira_dsl.compiler import check_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,6 +78,10 @@ def test_mutated_specs_never_raise(spec: dict[str, Any], tmp_path_factory: Any) 
     ctx = check_spec(path)
     for diag in ctx.diagnostics:
         assert diag.message and diag.code
+    # and through the command itself: exit 0 or 1, never an internal error
+    result = CliRunner().invoke(cli, ["validate", str(path), "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 @settings(max_examples=200, deadline=None)
