@@ -11,14 +11,16 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aira_dsl.compiler.checks import CHECK_PASSES, run_checks
 from aira_dsl.compiler.context import CompileContext
-from aira_dsl.compiler.lower import lower
 from aira_dsl.compiler.overrides import Override, apply_overrides, parse_override
 from aira_dsl.diagnostics import Diagnostic, DiagnosticError, Diagnostics
-from aira_dsl.plan import Plan, is_plan_file, load_plan
 from aira_dsl.spec.loader import load_spec
+
+if TYPE_CHECKING:
+    from aira_dsl.plan import Plan
 
 __all__ = ["CHECK_PASSES", "CompileContext", "CompileResult", "check_spec", "compile_spec", "load_plan_or_spec"]
 
@@ -55,6 +57,8 @@ def check_spec(path: str | os.PathLike[str], *, env: Callable[[str], str | None]
 def compile_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = (),
                  env: Callable[[str], str | None] | None = None, env_mode: str = "error") -> CompileResult:
     """Check and lower a spec. ``plan`` is None when there were errors."""
+    from aira_dsl.compiler.lower import lower  # not needed by `validate`: imported on demand
+
     ctx = check_spec(path, env=env, env_mode=env_mode, overrides=overrides)
     plan = lower(ctx) if not ctx.stop and not ctx.diagnostics.has_errors else None
     return CompileResult(plan=plan, diagnostics=ctx.diagnostics, context=ctx)
@@ -66,6 +70,8 @@ def load_plan_or_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] 
 
     Overrides cannot be applied to a plan file (it is frozen); that is a usage error.
     """
+    from aira_dsl.plan import is_plan_file, load_plan
+
     fs_path = Path(path)
     if not fs_path.exists():
         raise DiagnosticError(Diagnostic("unreadable-file", "no such file", file=str(path)))
