@@ -21,8 +21,8 @@ EXIT_INTERNAL = 3
 """A bug in aira-dsl (an exception nobody turned into a diagnostic)."""
 
 _COMMANDS: dict[str, tuple[str, str] | str] = {
-    "validate": ("aira_dsl.cli._validate:validate", "Check agent specs, tasks and sandbox profiles, offline."),
-    "schema": ("aira_dsl.cli._validate:schema", "Print a JSON Schema (agent spec, task, profile, plan)."),
+    "validate": ("aira_dsl.cli._validate:validate", "Check specs, plans, tasks, sandbox profiles and sweeps, offline."),
+    "schema": ("aira_dsl.cli._validate:schema", "Print a JSON Schema (agent spec, task, profile, plan, sweep)."),
     "compile": ("aira_dsl.cli._compile:compile_command", "Check a spec and lower it to a plan (JSON)."),
     "render": ("aira_dsl.cli._compile:render_command", "Show the exact messages an operator sends."),
     "diff": ("aira_dsl.cli._compile:diff_command", "Semantic diff of two specs, plans or git revisions."),
@@ -85,8 +85,11 @@ def cli() -> None:
 
     \b
     Examples:
-      aira-dsl validate specs/                 check every spec in a folder
-      aira-dsl schema > agent.schema.json      print the spec's JSON Schema
+      aira-dsl demo                                         the whole pipeline, offline
+      aira-dsl validate specs/                              check every spec in a folder
+      aira-dsl compile specs/aira-greedy.yaml -o plan.json  lower a spec to a plan
+      aira-dsl run specs/aira-greedy.yaml --task penguins   run an agent (needs an endpoint)
+      aira-dsl view runs/<run>                              look at a run in a browser
     """
 
 
