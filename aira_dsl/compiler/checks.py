@@ -303,6 +303,28 @@ def check_unused_operators(ctx: CompileContext) -> None:
                         hint="bind it to a role with policy.use, or remove it")
 
 
+def check_sandbox_profile(ctx: CompileContext) -> None:
+    """``execution.sandbox`` names a profile that exists (a warning: profiles are looked up where
+    the run starts — ``./runtimes`` and the shipped ``runtimes/`` — which may differ from here)."""
+    spec = ctx.spec
+    assert spec is not None
+    if "execution" not in ctx.doc.data or "sandbox" not in (ctx.doc.data.get("execution") or {}):
+        return  # the default profile ships with aira-dsl
+    name = spec.execution.sandbox
+    spec_dir = FsPath(ctx.file_of(("execution", "sandbox"))).parent
+    if "/" in name or name.endswith((".yaml", ".yml")):
+        candidates = [FsPath(name), spec_dir / name]
+    else:
+        shipped = FsPath(__file__).resolve().parents[2] / "runtimes"
+        folders = [FsPath.cwd() / "runtimes", shipped,
+                   *(folder / "runtimes" for folder in [spec_dir.resolve(), *spec_dir.resolve().parents])]
+        candidates = [folder / f"{name}{suffix}" for folder in folders for suffix in (".yaml", ".yml")]
+    if not any(path.is_file() for path in candidates):
+        ctx.warning("unknown-sandbox", f"sandbox profile '{name}' was not found", ("execution", "sandbox"),
+                    hint="profiles are runtimes/<name>.yaml files (shipped: local, local-unsafe, docker-cpu, "
+                         "docker-gpu); `aira-dsl run` looks in ./runtimes and the shipped folder")
+
+
 CHECK_PASSES: list[Pass] = [
     check_loaded,
     check_schema,
@@ -313,6 +335,7 @@ CHECK_PASSES: list[Pass] = [
     check_expressions,
     check_complexity,
     check_prompts,
+    check_sandbox_profile,
     check_unused_operators,
 ]
 """The check stage, in order. ``validate`` runs exactly these; ``compile`` runs them and lowers."""

@@ -188,7 +188,7 @@ class Engine:
             self.sandboxes = [create_sandbox(profile, workdir_root=self.rundir.root / "work", gpus=gpus)
                               for gpus in gpu_sets]
         except SandboxError as exc:
-            raise EngineError(str(exc), exc.hint) from None
+            raise EngineError(exc.message, exc.hint) from None
         limits = profile.limits
         self.default_limits = limits
         hardware = detect_hardware(gpu_sets[0] if gpu_sets else [], memory_limit=limits.memory_bytes,
