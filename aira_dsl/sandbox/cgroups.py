@@ -159,7 +159,11 @@ def _detect_v1() -> CgroupSupport:
 
 
 def _prune_stale(support: CgroupSupport) -> None:
-    """Remove empty groups left by aira-dsl processes that died mid-run (named ``<pid>-...``)."""
+    """Clean up groups left by aira-dsl processes that died mid-run (named ``<pid>-...``).
+
+    When an orchestrator is killed (SIGKILL, OOM), nothing stops its sandboxes: processes left
+    in its groups are orphans by definition, so they are killed before the group is removed.
+    """
     for base in support.bases.values():
         try:
             entries = list(os.scandir(base))
@@ -168,8 +172,24 @@ def _prune_stale(support: CgroupSupport) -> None:
         for entry in entries:
             owner = entry.name.split("-", 1)[0]
             if entry.is_dir() and owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
-                with contextlib.suppress(OSError):  # not empty: leave it for a person to see
+                _kill_members(Path(entry.path))
+                with contextlib.suppress(OSError):  # still busy: left for the next detection
                     os.rmdir(entry.path)
+
+
+def _kill_members(group: Path, wait: float = 2.0) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return
+        if not pids or time.monotonic() > deadline:
+            return
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
 
 
 @cache
