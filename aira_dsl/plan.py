@@ -170,9 +170,9 @@ class Plan:
         return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     def write(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        tmp.replace(path)
+        from aira_dsl.atomicfile import atomic_write
+
+        atomic_write(path, self.to_json())
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Plan:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 import jinja2
 
 from aira_dsl import __version__
+from aira_dsl.atomicfile import atomic_write
 from aira_dsl.report.errors import ReportError
 from aira_dsl.report.layout import tree_layout
 from aira_dsl.report.load import load_run
@@ -204,13 +204,9 @@ def write_viewer(run_dir: Path, output: Path | None = None) -> Path:
     run = load_run(run_dir)
     target = Path(output) if output is not None else Path(run_dir) / "report.html"
     page = render_viewer(run)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(target)
+        atomic_write(target, page)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ReportError(f"cannot write {target}: {exc.strerror or exc}",
                           "choose another file with -o/--output") from None
     return target

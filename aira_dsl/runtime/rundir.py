@@ -8,35 +8,15 @@ version, never a torn one.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from aira_dsl.atomicfile import atomic_copy, atomic_write
+
 __all__ = ["RunDir", "atomic_copy", "atomic_write", "default_run_dir"]
-
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    with open(tmp, "wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(source, tmp)
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
 
 
 def _slug(text: str) -> str:

@@ -146,7 +146,7 @@ def _new_manifest(prepared: Prepared, sd: SweepDir) -> dict[str, Any]:
 
 
 def _create(prepared: Prepared, sd: SweepDir) -> dict[str, Any]:
-    from aira_dsl.runtime.rundir import atomic_write
+    from aira_dsl.atomicfile import atomic_write
 
     sd.root.mkdir(parents=True, exist_ok=True)
     for vid, plan in prepared.plans.items():

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from aira_dsl.runtime.rundir import atomic_write
+from aira_dsl.atomicfile import atomic_write
 
 __all__ = ["append_attempt", "read_attempts", "read_state", "write_state"]
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from aira_dsl.runtime.rundir import atomic_write
+from aira_dsl.atomicfile import atomic_write
 from aira_dsl.sweep.errors import SweepError
 
 __all__ = ["MANIFEST", "MANIFEST_FORMAT", "SweepDir"]
