@@ -17,3 +17,37 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     full_env.pop("FORCE_COLOR", None)
     return subprocess.run([sys.executable, "-m", "aira_dsl", *args], cwd=cwd or REPO, env=full_env,
                           capture_output=True, text=True, timeout=timeout, input=input)
+
+
+PROVIDED_ENV = "AIRA_CI_PROVIDED"
+"""Comma-separated components `.ci/run` installed (bubblewrap, docker, chromium, slurm, ...)."""
+
+
+def provided_components() -> set[str]:
+    """What the CI script says it installed; empty on a developer's machine."""
+    return {part.strip() for part in os.environ.get(PROVIDED_ENV, "").split(",") if part.strip()}
+
+
+def skip_unless_provided(component: str, reason: str) -> None:
+    """Skip with ``reason``, or fail when CI says it provided ``component``.
+
+    A test that needs something a fresh machine lacks skips on a developer's machine; in CI,
+    where `.ci/run` installed that component and exported it in ``AIRA_CI_PROVIDED``, the same
+    condition is a failure, so a green CI means the test really ran.
+    """
+    import pytest
+
+    if component in provided_components():
+        pytest.fail(f"{component} was provided by .ci/run but is unusable: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def import_or_skip(module: str, component: str, reason: str) -> object:
+    """``pytest.importorskip`` that fails instead when CI provided ``component``."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        skip_unless_provided(component, f"{reason} ({exc})")
+        raise  # unreachable: skip_unless_provided raises

@@ -21,14 +21,23 @@ from typing import Any
 import pytest
 from PIL import Image
 from report_support import N, big_run, make_run
+from tests_support import skip_unless_provided
 
 from aira_dsl.report import write_viewer
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed "
-                                    "(Debian: apt-get install chromium; .ci/run installs it)")
+
+
+@pytest.fixture
+def _chromium_present() -> None:
+    if CHROMIUM is None:
+        skip_unless_provided("chromium", "headless Chromium is not installed "
+                             "(Debian: apt-get install chromium; .ci/run installs it)")
+
+
+needs_chromium = pytest.mark.usefixtures("_chromium_present")
 
 
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

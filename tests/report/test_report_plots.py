@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from report_support import N, make_run, outcome_run
+from tests_support import import_or_skip
 
 from aira_dsl.report import build_report, collect_runs
 from aira_dsl.report.plots import PLOT_FILES, write_plots
 
-pytest.importorskip("matplotlib", reason="plots need matplotlib: pip install 'aira-dsl[plots]'")
+import_or_skip("matplotlib", "matplotlib", "plots need matplotlib: pip install 'aira-dsl[plots]'")
 
 
 def test_plots_are_written_as_pngs(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests_support import run_cli
+from tests_support import run_cli, skip_unless_provided
 
 from aira_dsl.report import load_run, summarize_run, write_viewer
 
@@ -55,7 +55,7 @@ def test_real_run_viewer_in_chromium(demo_run: Path, tmp_path: Path) -> None:
     from test_report_browser import CHROMIUM, selftest
 
     if CHROMIUM is None:
-        pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium)")
+        skip_unless_provided("chromium", "headless Chromium is not installed (Debian: apt-get install chromium)")
     result = selftest(tmp_path, write_viewer(demo_run, tmp_path / "page.html"))
     info = json.loads((demo_run / "run.json").read_text())
     assert result["errors"] == [] and result["uncaught"] == [], result

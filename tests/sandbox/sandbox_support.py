@@ -67,6 +67,21 @@ def skip_reason(backend: str) -> str | None:
     return None
 
 
+def backend_component(backend: str) -> str:
+    """The component `.ci/run` installs for a backend (see ``tests_support.skip_unless_provided``)."""
+    return "docker" if backend == "docker" else "bubblewrap" if backend.startswith("bwrap") else "unshare"
+
+
+def skip_backend(backend: str, reason: str) -> None:
+    """Skip a test of ``backend`` — or fail in CI, which installed the backend's tool. A missing
+    cgroup hierarchy is a property of the machine, not an install, so it only ever skips."""
+    from tests_support import skip_unless_provided
+
+    if reason.startswith("no writable cgroups"):
+        pytest.skip(f"{backend}: {reason}")
+    skip_unless_provided(backend_component(backend), f"{backend}: {reason}")
+
+
 def docker_skip_reason() -> str | None:
     from aira_dsl.sandbox.docker_backend import docker_client
 
@@ -87,7 +102,7 @@ def docker_skip_reason() -> str | None:
 def make_sandbox(backend: str, workdir_root: Path, gpus: list[int] | None = None, **extra: Any) -> Sandbox:
     reason = skip_reason(backend)
     if reason is not None:
-        pytest.skip(f"{backend}: {reason}")
+        skip_backend(backend, reason)
     if backend == "docker":
         profile = load_profile(REPO / "runtimes" / "docker-cpu.yaml")
         profile = dataclasses.replace(profile, kill_grace=0.5, **extra)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sandbox_support import REPO, skip_reason
+from sandbox_support import REPO, skip_backend, skip_reason
 
 from aira_dsl.sandbox import list_gpus
 
@@ -22,7 +22,7 @@ def aira(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 def _needs_local_isolation() -> None:
     reason = skip_reason("bwrap-cgroup") and skip_reason("unshare-cgroup")
     if reason:
-        pytest.skip(reason)
+        skip_backend("unshare-cgroup", reason)
 
 
 def script(tmp_path: Path, code: str, name: str = "job.py") -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sandbox_support import LOCAL_BACKENDS, local_profile, make_sandbox, skip_reason, wait_no_processes
+from tests_support import skip_unless_provided
 
 from aira_dsl.sandbox import ExecResult, Limits, Sandbox, SandboxError, create_sandbox
 from aira_dsl.sandbox.isolation import probe_bwrap, probe_unshare
@@ -139,7 +140,7 @@ def test_explicit_bubblewrap_missing_is_refused(workdir: Path) -> None:
 
 def test_auto_falls_back_to_unshare_then_refuses(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if probe_unshare()[0] is None:
-        pytest.skip(probe_unshare()[1])
+        skip_unless_provided("unshare", probe_unshare()[1])
     profile = local_profile("auto", "auto", local={"bwrap": "/nonexistent/bwrap"})
     sandbox = create_sandbox(profile, workdir_root=workdir)
     assert isinstance(sandbox, LocalSandbox) and sandbox.isolation == "unshare"

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sandbox_support import local_profile, skip_reason  # type: ignore[import-not-found]
+from sandbox_support import local_profile, skip_backend, skip_reason  # type: ignore[import-not-found]
 
 from aira_dsl.sandbox import Limits, create_sandbox
 
@@ -29,7 +29,7 @@ def tmp_venv() -> Path:
 def test_venv_python_under_tmp_runs(backend: str, tmp_venv: Path, tmp_path: Path) -> None:
     reason = skip_reason(backend)
     if reason:
-        pytest.skip(reason)
+        skip_backend(backend, reason)
     isolation = backend.split("-")[0]
     profile = local_profile("bubblewrap" if isolation == "bwrap" else "unshare", "rlimit", local={"python": str(tmp_venv)})
     sandbox = create_sandbox(profile, workdir_root=tmp_path / "work")

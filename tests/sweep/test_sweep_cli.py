@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from runtime_support import script
 from sweep_support import EXAMPLES, REPO, cli, endpoint_env, manifest, status_json
+from tests_support import import_or_skip
 
 from aira_dsl.llm.scripted import ScriptedServer
 
@@ -86,7 +87,7 @@ def test_missing_extra_names_the_fix(tmp_path: Path, server: ScriptedServer, mod
 
 
 def test_slurm_tools_missing_is_clear(tmp_path: Path, server: ScriptedServer) -> None:
-    pytest.importorskip("submitit", reason="the slurm extra (submitit) is not installed")
+    import_or_skip("submitit", "submitit", "the slurm extra (submitit) is not installed")
     env = endpoint_env(server.base_url, PATH=str(Path(sys.executable).parent))
     out = tmp_path / "out"
     done = cli(["sweep", str(EXAMPLES / "slurm.yaml"), "--out", str(out)], env=env)

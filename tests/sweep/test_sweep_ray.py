@@ -28,6 +28,7 @@ from sweep_support import (
     status_json,
     wait_for_running_job,
 )
+from tests_support import import_or_skip
 
 from aira_dsl.llm.scripted import ScriptedServer
 
@@ -35,7 +36,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
 def test_ray_example_killed_worker_resume_report_and_gpus(tmp_path: Path) -> None:
-    pytest.importorskip("ray", reason="ray is not installed (pip install 'aira-dsl[ray]')")
+    import_or_skip("ray", "ray", "ray is not installed (pip install 'aira-dsl[ray]')")
 
     def fake_gpus(data: dict[str, Any]) -> None:  # the ray.yaml grid, one of 4 fake GPUs per job
         data["executor"]["ray"].update(gpus_per_job=1, num_gpus=4, num_cpus=4)

@@ -30,6 +30,7 @@ from sweep_support import (
     status_json,
     wait_for_running_job,
 )
+from tests_support import skip_unless_provided
 
 from aira_dsl.llm.scripted import ScriptedServer
 
@@ -58,7 +59,7 @@ def _cluster_problem() -> str | None:
 def cluster() -> Iterator[None]:
     problem = _cluster_problem()
     if problem:
-        pytest.skip(problem)
+        skip_unless_provided("slurm", problem)
     yield
 
 

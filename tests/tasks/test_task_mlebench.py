@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from tests_support import skip_unless_provided
 
 from aira_dsl.tasks import TaskError, data_preview, grade_submission, resolve_task
 from aira_dsl.tasks.mlebench_adapter import mlebench_available
@@ -84,9 +85,10 @@ def test_missing_or_unprepared_data(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         resolve_task("mlebench:", mlebench_data_dir=tmp_path)
 
 
-@pytest.mark.skipif(not HAS_MLEBENCH, reason="the mlebench package is not installed (it is not on PyPI; "
-                    "install it from github.com/openai/mle-bench to run this test)")
 def test_real_mlebench_grader(tmp_path: Path) -> None:
+    if not HAS_MLEBENCH:
+        skip_unless_provided("mlebench", "the mlebench package is not installed (it is not on PyPI; install "
+                             "it from ../shared/vendor/mle-bench or github.com/openai/mle-bench)")
     data_dir = build_competition(tmp_path)
     task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir)
     answers = (data_dir / COMPETITION / "prepared" / "private" / "test.csv").read_text(encoding="utf-8")
