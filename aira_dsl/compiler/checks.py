@@ -15,6 +15,7 @@ from typing import Any
 
 from aira_dsl.compiler.context import CompileContext, TemplateRef
 from aira_dsl.diagnostics import Diagnostic, Severity
+from aira_dsl.kinds import get_kind, kind_names, role_kinds
 from aira_dsl.spec.model import POLICY_ROLES, PromptSpec, build_spec
 from aira_dsl.spec.schema_check import did_you_mean, load_packaged_schema, schema_diagnostics
 from aira_dsl.spec.yamlpos import Path
@@ -80,24 +81,33 @@ def check_policy_roles(ctx: CompileContext) -> None:
             ctx.error("unknown-operator", f"policy.use.{role} names operator '{target}', which is not defined",
                       ("policy", "use", role), hint=f"did you mean '{guess}'?" if guess else
                       f"defined operators: {', '.join(operators)}")
-        elif operators[target].kind != role:
+        elif not _plays(operators[target].kind, role):
             ctx.error("operator-kind-mismatch",
                       f"policy.use.{role} names '{target}', an operator of kind {operators[target].kind}",
-                      ("policy", "use", role), hint=f"the {role} role needs an operator of kind {role}")
+                      ("policy", "use", role), hint=f"the {role} role needs an operator of kind {_kinds_for(role)}")
     for role in POLICY_ROLES[policy.kind]:
         if role in policy.use:
             continue
         if role not in operators:
-            candidates = [n for n, op in operators.items() if op.kind == role]
+            candidates = [n for n, op in operators.items() if _plays(op.kind, role)]
             hint = (f"bind one with `use: {{{role}: {candidates[0]}}}`" if candidates
                     else f"add an operator of kind {role}")
             ctx.error("missing-role", f"the {policy.kind} policy needs a '{role}' operator", ("policy",),
                       hint=hint, on_key=True)
-        elif operators[role].kind != role:
+        elif not _plays(operators[role].kind, role):
             ctx.error("operator-kind-mismatch",
                       f"operator '{role}' has kind {operators[role].kind}, but the {policy.kind} policy "
                       f"uses it as its {role} operator", ("operators", role, "kind"),
-                      hint=f"set kind: {role}, or bind another operator with policy.use.{role}")
+                      hint=f"set kind: {_kinds_for(role)}, or bind another operator with policy.use.{role}")
+
+
+def _plays(kind: str, role: str) -> bool:
+    """Whether an operator of ``kind`` may be bound to policy ``role`` (the kind table says)."""
+    return kind in kind_names() and role in get_kind(kind).roles
+
+
+def _kinds_for(role: str) -> str:
+    return " or ".join(role_kinds(role)) or role
 
 
 def _expr_diagnostics(ctx: CompileContext, path: Path, errors: list[Any]) -> None:
@@ -172,8 +182,9 @@ def check_complexity(ctx: CompileContext) -> None:
                 ctx.error("complexity-order", f"`below` must increase from rung to rung ({rung.below} ≤ {last})",
                           (*path, "below"))
             last = rung.below or last
-        if op.complexity and op.kind not in ("draft", "improve"):
-            ctx.warning("complexity-unused", f"complexity cues are given to draft and improve operators; "
+        if op.complexity and op.kind in kind_names() and not get_kind(op.kind).complexity:
+            users = " and ".join(k.name for k in map(get_kind, kind_names()) if k.complexity)
+            ctx.warning("complexity-unused", f"complexity cues are given to {users} operators; "
                         f"'{name}' is {op.kind}", ("operators", name, "complexity"), on_key=True)
 
 

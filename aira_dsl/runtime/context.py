@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aira_dsl.expr import evaluate, from_json
+from aira_dsl.kinds import get_kind
 from aira_dsl.plan import OperatorPlan, Plan
 from aira_dsl.runtime.journal import Journal
 from aira_dsl.search import Graph, NodeView, complexity_cue, memory_entries, rungs_from_plan, select_memory
@@ -113,9 +114,10 @@ class ContextBuilder:
             "complexity": complexity_cue(rungs_from_plan(op.complexity), graph, target, before=node.id),
             "memory": self._memory(graph, op, target),
         }
-        if op.kind in ("improve", "debug") and target is not None:
+        wanted = get_kind(op.kind).context
+        if "parent" in wanted and target is not None:
             context["parent"] = self._parent(target)
-        if op.kind == "crossover":
+        if "parents" in wanted:
             context["parents"] = [{k: v for k, v in self._parent(p).items() if k in ("code", "plan", "metric")}
                                   for p in node.parent_ids]
         return context

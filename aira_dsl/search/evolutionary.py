@@ -110,7 +110,7 @@ class EvolutionaryPolicy(PolicyBase):
     def generation_complete(self, graph: Graph, generation: int) -> bool:
         """All slots exist, nothing is in flight and every debug chain is closed."""
         nodes = self.members(graph, generation)
-        slots = sum(1 for n in nodes if n.operator != "debug")
+        slots = sum(1 for n in nodes if not n.is_debug)
         return (slots >= self.params.individuals_per_generation
                 and not any(n.is_pending for n in nodes) and not self._open_tips(nodes, graph))
 
@@ -208,7 +208,7 @@ class EvolutionaryPolicy(PolicyBase):
         if tips:
             tip = tips[0]
             return Action("debug", (tip.id,), {"generation": self.generation, "island": tip.island})
-        slots = sum(1 for n in nodes if n.operator != "debug")
+        slots = sum(1 for n in nodes if not n.is_debug)
         if slots < self.params.individuals_per_generation:
             return self._offspring(graph, slots, rng)
         return None

@@ -10,6 +10,9 @@ Conventions every policy relies on:
 - ids are step numbers assigned by the engine in creation order, so a child's id is always
   larger than its parents' ids and "oldest first" means "lowest id first";
 - the task itself is an implicit virtual root: drafts are the nodes without parents;
+- a node names its ``operator`` (the spec's operator name), that operator's ``kind`` (a row of
+  ``aira_dsl/kinds.py``, which fixes how many parents it has) and the policy ``role`` it played
+  (empty under a declarative policy that names operators directly);
 - ``fitness`` is already oriented so that higher is better (the engine negates minimised
   metrics) and is ``None`` for buggy and pending nodes;
 - pending nodes (in flight) are part of the graph, so a policy can see what is being worked on.
@@ -23,12 +26,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
-__all__ = ["OPERATOR_ROLES", "Graph", "GraphError", "NodeStatus", "NodeView"]
+from aira_dsl.kinds import KindError, get_kind, kind_names
+
+__all__ = ["Graph", "GraphError", "NodeStatus", "NodeView"]
 
 NodeStatus = Literal["pending", "done"]
-
-OPERATOR_ROLES: dict[str, int] = {"draft": 0, "improve": 1, "debug": 1, "crossover": 2}
-"""Role of a search node → number of parents it has."""
 
 
 class GraphError(ValueError):
@@ -39,9 +41,14 @@ class GraphError(ValueError):
 class NodeView:
     """One node of the search graph, as far as search decisions are concerned.
 
-    ``debug_depth`` counts the consecutive debug steps ending at this node (0 for anything
-    that is not a debug node); ``depth`` is the distance from the virtual root (drafts are 0).
-    ``generation`` and ``island`` are recorded for the evolutionary policy and ``None`` otherwise.
+    ``debug_depth`` counts the consecutive nodes of a debug kind ending at this node (0 for
+    anything that is not a debug node); ``depth`` is the distance from the virtual root (drafts
+    are 0). ``generation`` and ``island`` are recorded for the evolutionary policy and ``None``
+    otherwise.
+
+    ``kind`` and ``role`` may be left out when ``operator`` is itself a kind name (as in
+    hand-built graphs: ``NodeView(id=0, parent_ids=(), operator="draft")``): both then default
+    to that name.
     """
 
     id: int
@@ -57,16 +64,29 @@ class NodeView:
     depth: int = 0
     generation: int | None = None
     island: int | None = None
+    kind: str = ""
+    role: str | None = None
+    exec_time: float = 0.0
+    """Seconds this node's execution took (0 for a node that never ran or is pending)."""
 
     def __post_init__(self) -> None:
         if self.id < 0:
             raise GraphError(f"node id must be >= 0, got {self.id}")
-        if self.operator not in OPERATOR_ROLES:
-            raise GraphError(f"node {self.id}: unknown operator role '{self.operator}' "
-                             f"(expected one of {', '.join(OPERATOR_ROLES)})")
-        want = OPERATOR_ROLES[self.operator]
-        if len(self.parent_ids) != want:
-            raise GraphError(f"node {self.id}: a {self.operator} node has {want} parent(s), "
+        if not self.kind:
+            object.__setattr__(self, "kind", self.operator)
+        if self.role is None:
+            object.__setattr__(self, "role", self.kind if self.operator == self.kind else "")
+        try:
+            spec = get_kind(self.kind)
+        except KindError:
+            raise GraphError(f"node {self.id}: unknown operator kind '{self.kind}' "
+                             f"(expected one of {', '.join(kind_names())})") from None
+        if not spec.accepts_parents(len(self.parent_ids)):
+            if spec.parents is None:
+                raise GraphError(f"node {self.id}: a {self.kind} operator does not make graph nodes")
+            low, high = spec.parents
+            want = str(low) if low == high else f"{low}-{high}"
+            raise GraphError(f"node {self.id}: a {self.kind} node has {want} parent(s), "
                              f"got {len(self.parent_ids)}")
         if len(set(self.parent_ids)) != len(self.parent_ids):
             raise GraphError(f"node {self.id}: parents must be distinct, got {self.parent_ids}")
@@ -84,6 +104,11 @@ class NodeView:
                 raise GraphError(f"node {self.id}: fitness must be finite (treat NaN/inf as buggy)")
         else:
             raise GraphError(f"node {self.id}: status must be 'pending' or 'done', got {self.status!r}")
+
+    @property
+    def is_debug(self) -> bool:
+        """Made by a debug kind (its ``debug_depth`` continues its parent's chain)."""
+        return get_kind(self.kind).debug
 
     @property
     def is_pending(self) -> bool:
@@ -145,24 +170,30 @@ class Graph:
         return self._ids[-1] + 1 if self._ids else 0
 
     def start(self, operator: str, parent_ids: tuple[int, ...] = (), *, node_id: int | None = None,
-              plan: str = "", generation: int | None = None, island: int | None = None) -> NodeView:
-        """Add a pending node, deriving ``depth`` and ``debug_depth`` from its parents."""
+              plan: str = "", generation: int | None = None, island: int | None = None,
+              kind: str = "", role: str | None = None) -> NodeView:
+        """Add a pending node, deriving ``depth`` and ``debug_depth`` from its parents.
+
+        ``debug_depth`` is the parent's plus one for a node of a debug kind, else 0.
+        """
         parents = [self[p] for p in parent_ids]
         depth = 1 + max((p.depth for p in parents), default=-1)
-        debug_depth = parents[0].debug_depth + 1 if operator == "debug" and parents else 0
         node = NodeView(id=self.next_id() if node_id is None else node_id, parent_ids=tuple(parent_ids),
-                        operator=operator, status="pending", plan=plan, debug_depth=debug_depth,
-                        depth=depth, generation=generation, island=island)
+                        operator=operator, status="pending", plan=plan, depth=depth, generation=generation,
+                        island=island, kind=kind, role=role)
+        if node.is_debug and parents:
+            node = replace(node, debug_depth=parents[0].debug_depth + 1)
         return self.add(node)
 
     def finish(self, node_id: int, *, buggy: bool, fitness: float | None, metric: float | None = None,
-               plan: str | None = None, summary: str | None = None) -> NodeView:
+               plan: str | None = None, summary: str | None = None, exec_time: float = 0.0) -> NodeView:
         """Record the outcome of a pending node and return its finished view."""
         node = self[node_id]
         if not node.is_pending:
             raise GraphError(f"node {node_id} has already finished")
         done = replace(node, status="done", buggy=buggy, fitness=None if buggy else fitness,
-                       metric=metric, plan=node.plan if plan is None else plan, summary=summary)
+                       metric=metric, plan=node.plan if plan is None else plan, summary=summary,
+                       exec_time=exec_time)
         self._nodes[node_id] = done
         return done
 

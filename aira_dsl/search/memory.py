@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from aira_dsl.kinds import KindError, get_kind
 from aira_dsl.search.graph import Graph, NodeView
 
-__all__ = ["MEMORY_SCOPES", "OPERATOR_KINDS", "memory_entries", "select_memory"]
+__all__ = ["MEMORY_SCOPES", "memory_entries", "select_memory"]
 
 MEMORY_SCOPES = ("none", "global", "siblings", "ancestors")
-OPERATOR_KINDS = ("draft", "improve", "debug", "crossover", "analyze")
 
 
 def select_memory(graph: Graph, scope: str, *, target: int | None, operator_kind: str,
@@ -36,10 +36,12 @@ def select_memory(graph: Graph, scope: str, *, target: int | None, operator_kind
     """
     if scope not in MEMORY_SCOPES:
         raise ValueError(f"unknown memory scope '{scope}'; expected one of {', '.join(MEMORY_SCOPES)}")
-    if operator_kind not in OPERATOR_KINDS:
-        raise ValueError(f"unknown operator kind '{operator_kind}'; expected one of {', '.join(OPERATOR_KINDS)}")
-    if operator_kind == "draft" and target is not None:
-        raise ValueError("a draft operates on the task itself: pass target=None")
+    try:
+        kind = get_kind(operator_kind)
+    except KindError as exc:
+        raise ValueError(str(exc)) from None
+    if kind.parents == (0, 0) and target is not None:
+        raise ValueError(f"a {operator_kind} operates on the task itself: pass target=None")
     if limit is not None and limit < 0:
         raise ValueError(f"memory limit must be >= 0, got {limit}")
     if scope == "none":

@@ -48,11 +48,25 @@ def make_policy(kind: str, params: Mapping[str, Any], roles: Mapping[str, str] |
     return policy
 
 
-def apply_action(graph: Graph, action: Action, *, node_id: int | None = None, plan: str = "") -> NodeView:
-    """Add the pending node for ``action`` to ``graph`` (the engine's first step for each action)."""
+def apply_action(graph: Graph, action: Action, *, node_id: int | None = None, plan: str = "",
+                 roles: Mapping[str, str] | None = None, kinds: Mapping[str, str] | None = None) -> NodeView:
+    """Add the pending node for ``action`` to ``graph`` (the engine's first step for each action).
+
+    ``action.operator`` is a policy role (a key of ``roles``, resolved to the operator bound to
+    it) or, for a policy that names operators directly, an operator name (the node's role is then
+    empty). ``kinds`` maps operator names to their kinds; without it the operator name is taken
+    to be a kind name (hand-built graphs in tests and simulations).
+    """
     meta = action.meta
     generation = meta.get("generation")
     island = meta.get("island")
-    return graph.start(action.operator, action.parent_ids, node_id=node_id, plan=plan,
+    if roles is not None and action.operator in roles:
+        operator, role = roles[action.operator], action.operator
+    elif roles is not None:
+        operator, role = action.operator, ""
+    else:
+        operator, role = action.operator, action.operator
+    kind = (kinds or {}).get(operator, operator)
+    return graph.start(operator, action.parent_ids, node_id=node_id, plan=plan,
                        generation=generation if isinstance(generation, int) else None,
-                       island=island if isinstance(island, int) else None)
+                       island=island if isinstance(island, int) else None, kind=kind, role=role)

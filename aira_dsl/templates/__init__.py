@@ -10,7 +10,7 @@ from files or from embedded sources with identical results. See ``docs/templates
 from __future__ import annotations
 
 from aira_dsl.templates.checker import check_template, check_template_source
-from aira_dsl.templates.declarations import KINDS, declared_variables
+from aira_dsl.templates.declarations import declared_variables, kind_names
 from aira_dsl.templates.environment import PromptEnvironment, render_file, render_from_sources, render_source
 from aira_dsl.templates.filters import FILTERS, bullets, fence, head_tail, humanize, inline_code
 from aira_dsl.templates.samples import load_sample_context, sample_context_text, validate_context
@@ -19,7 +19,7 @@ from aira_dsl.templates.store import template_name
 
 __all__ = [
     "FILTERS",
-    "KINDS",
+    "kind_names",
     "PromptEnvironment",
     "bullets",
     "check_template",

@@ -20,7 +20,7 @@ from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
 from aira_dsl.diagnostics import Diagnostic
-from aira_dsl.templates.declarations import KINDS, declared_variables
+from aira_dsl.templates.declarations import declared_variables, kind_names
 from aira_dsl.templates.environment import PromptEnvironment
 from aira_dsl.templates.positions import find_column, name_pattern, word_after
 from aira_dsl.templates.references import Reference, exported_names, reference_of
@@ -413,7 +413,7 @@ class _Checker:
     # ---------------------------------------------------------------- expressions
 
     def unknown_name(self, name: str, lineno: int, scope: _Scope, occurrence: int = 0) -> None:
-        elsewhere = [kind for kind in KINDS if name in declared_variables(kind)]
+        elsewhere = [kind for kind in kind_names() if name in declared_variables(kind)]
         if self.site.context_free and name in declared_variables(self.kind):
             hint = ("imported templates do not see the render context: pass the value as a macro "
                     "argument, or import it `with context`")
@@ -656,7 +656,7 @@ def _expr_text(node: nodes.Node | None) -> str:
 
 def _unknown_kind(kind: str, file: str) -> list[Diagnostic]:
     return [Diagnostic("template-unknown-kind", f"unknown operator kind {kind!r}", file=file,
-                       hint=f"kinds: {', '.join(KINDS)}")]
+                       hint=f"kinds: {', '.join(kind_names())}")]
 
 
 def check_template(path: Path, kind: str, *, search_paths: Sequence[Path],
@@ -669,7 +669,7 @@ def check_template(path: Path, kind: str, *, search_paths: Sequence[Path],
     the spec's ``vars``. Returns the diagnostics, empty when the template is clean.
     """
     path = Path(path)
-    if kind not in KINDS:
+    if kind not in kind_names():
         return _unknown_kind(kind, str(path))
     name, roots = template_name(path, search_paths)
     store = FileStore(roots, pinned={name: path})
@@ -691,7 +691,7 @@ def check_template_source(source: str, name: str, kind: str, *, search_paths: Se
     shift positions in ``source`` to where it sits in that file. Includes resolve against
     ``search_paths``. Never raises.
     """
-    if kind not in KINDS:
+    if kind not in kind_names():
         return _unknown_kind(kind, name)
     checker = _Checker(kind, FileStore([Path(p) for p in search_paths]), frozenset(var_names))
     checker.check_entry(source, None, name, line_offset, col_offset)

@@ -4,6 +4,11 @@ This module is the single source of truth for the template context (DESIGN.md, "
 the static checker reads it to reject unknown names and misspelt attributes, the sample
 contexts are validated against it, and ``docs/templates.md`` is generated from it. The runtime
 must build contexts of exactly this shape. Fields may be added; none may be silently renamed.
+
+Every kind gets :data:`COMMON_VARIABLES`; the extra variables a kind gets are named by its row
+of the operator-kind table (``aira_dsl.kinds``, field ``context``) and declared here in
+:data:`CONTEXT_VARIABLES`. A new kind that needs a variable no kind has yet registers it with
+:func:`register_context_variable`.
 """
 
 from __future__ import annotations
@@ -11,17 +16,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from aira_dsl.kinds import get_kind, kind_names
 from aira_dsl.templates.types import ANY, Field, ListOf, Scalar, StrMap, record
 
 __all__ = [
     "COMMON_VARIABLES",
-    "KINDS",
+    "CONTEXT_VARIABLES",
     "MEMORY_ENTRY",
     "declared_variables",
+    "kind_names",
+    "register_context_variable",
 ]
-
-KINDS: tuple[str, ...] = ("draft", "improve", "debug", "crossover", "analyze")
-"""Operator kinds, in the order docs list them."""
 
 _STR = Scalar("str")
 _INT = Scalar("int")
@@ -117,28 +122,45 @@ COMMON_VARIABLES: tuple[Field, ...] = (
     Field("memory", ListOf(MEMORY_ENTRY), "Earlier nodes chosen by the operator's `memory` scope, oldest first."),
 )
 
-_PARENT = Field("parent", PARENT, "The node operated on: the valid node to improve, or the buggy node to fix.")
-
-_EXTRA: Mapping[str, tuple[Field, ...]] = {
-    "draft": (),
-    "improve": (_PARENT,),
-    "debug": (_PARENT,),
-    "crossover": (Field("parents", ListOf(CROSSOVER_PARENT), "The nodes to combine (two by default)."),),
-    "analyze": (Field("node", NODE, "The node whose run is being reviewed."),),
+CONTEXT_VARIABLES: dict[str, Field] = {
+    "parent": Field("parent", PARENT, "The node operated on: the valid node to improve, or the buggy node to fix."),
+    "parents": Field("parents", ListOf(CROSSOVER_PARENT), "The nodes to combine (two by default)."),
+    "node": Field("node", NODE, "The node whose run is being reviewed."),
 }
+"""Variables beyond the common ones, by name; a kind's ``context`` lists which it receives."""
 
-_BY_KIND: Mapping[str, Mapping[str, Field]] = MappingProxyType({
-    kind: MappingProxyType({f.name: f for f in (*COMMON_VARIABLES, *_EXTRA[kind])}) for kind in KINDS
-})
+
+def register_context_variable(field: Field) -> Field:
+    """Declare a variable a (new) operator kind may list in its ``context``."""
+    existing = CONTEXT_VARIABLES.get(field.name)
+    if existing is not None and existing != field:
+        raise ValueError(f"template variable {field.name!r} is already declared differently")
+    if any(f.name == field.name for f in COMMON_VARIABLES):
+        raise ValueError(f"{field.name!r} is a common template variable")
+    CONTEXT_VARIABLES[field.name] = field
+    return field
+
+
+_CACHE: dict[object, Mapping[str, Field]] = {}
 
 
 def declared_variables(kind: str) -> Mapping[str, Field]:
     """The top-level variables a template of operator ``kind`` receives, by name.
 
     Raises ``KeyError`` with the known kinds for an unknown ``kind``; callers that accept
-    kinds from users validate them first (the spec schema does).
+    kinds from users validate them first (the compiler does).
     """
-    try:
-        return _BY_KIND[kind]
-    except KeyError:
-        raise KeyError(f"unknown operator kind {kind!r}; expected one of {', '.join(KINDS)}") from None
+    if kind not in kind_names():
+        raise KeyError(f"unknown operator kind {kind!r}; expected one of {', '.join(kind_names())}")
+    row = get_kind(kind)
+    key = (row, tuple(CONTEXT_VARIABLES[name] for name in row.context if name in CONTEXT_VARIABLES))
+    found = _CACHE.get(key)
+    if found is None:
+        missing = [name for name in row.context if name not in CONTEXT_VARIABLES]
+        if missing:
+            raise KeyError(f"operator kind {kind!r} lists undeclared template variable(s) {', '.join(missing)}; "
+                           "declare them with register_context_variable")
+        extra = [CONTEXT_VARIABLES[name] for name in row.context]
+        found = MappingProxyType({f.name: f for f in (*COMMON_VARIABLES, *extra)})
+        _CACHE[key] = found
+    return found

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from aira_dsl.templates.declarations import COMMON_VARIABLES, KINDS, declared_variables
+from aira_dsl.templates.declarations import COMMON_VARIABLES, declared_variables, kind_names
 from aira_dsl.templates.types import Field, ListOf, Record, describe
 
 __all__ = ["BEGIN_MARKER", "END_MARKER", "update_markdown", "variables_markdown"]
@@ -36,7 +36,7 @@ def variables_markdown() -> str:
     """The variables reference: which kinds get which variables, then every field with its type."""
     common = {f.name for f in COMMON_VARIABLES}
     lines = ["| kind | variables |", "| --- | --- |"]
-    for kind in KINDS:
+    for kind in kind_names():
         names = list(declared_variables(kind))
         extra = [n for n in names if n not in common]
         shown = ", ".join(f"`{n}`" for n in extra)
@@ -44,12 +44,12 @@ def variables_markdown() -> str:
     lines += ["", "Common variables (every kind):", "", "| name | type | meaning |", "| --- | --- | --- |"]
     lines += _rows(list(COMMON_VARIABLES))
     seen: set[str] = set(common)
-    for kind in KINDS:
+    for kind in kind_names():
         extra_fields = [f for f in declared_variables(kind).values() if f.name not in seen]
         if not extra_fields:
             continue
         seen.update(f.name for f in extra_fields)
-        users = [k for k in KINDS if extra_fields[0].name in declared_variables(k)]
+        users = [k for k in kind_names() if extra_fields[0].name in declared_variables(k)]
         lines += ["", f"Only in {', '.join(f'`{k}`' for k in users)}:", "",
                   "| name | type | meaning |", "| --- | --- | --- |"]
         lines += _rows(extra_fields)

@@ -15,24 +15,53 @@ from typing import Any
 
 import yaml
 
-from aira_dsl.templates.declarations import KINDS, declared_variables
+from aira_dsl.templates.declarations import declared_variables, kind_names
 from aira_dsl.templates.types import AnyType, Field, ListOf, Record, Scalar, StrMap, VarType, describe
 
 __all__ = ["load_sample_context", "sample_context_text", "validate_context"]
 
 
+def _sample_file(kind: str) -> Any:
+    return resources.files("aira_dsl.templates").joinpath("samples", f"{kind}.yaml")
+
+
 def sample_context_text(kind: str) -> str:
-    """The commented YAML text of the sample context for ``kind``."""
-    if kind not in KINDS:
-        raise KeyError(f"unknown operator kind {kind!r}; expected one of {', '.join(KINDS)}")
-    return resources.files("aira_dsl.templates").joinpath("samples", f"{kind}.yaml").read_text("utf-8")
+    """The commented YAML text of the sample context for ``kind``.
+
+    Built-in kinds ship a hand-written sample; a registered kind without one gets a sample
+    composed from them (see :func:`load_sample_context`), dumped as YAML.
+    """
+    if kind not in kind_names():
+        raise KeyError(f"unknown operator kind {kind!r}; expected one of {', '.join(kind_names())}")
+    sample = _sample_file(kind)
+    if sample.is_file():
+        return str(sample.read_text("utf-8"))
+    return f"# composed sample context for the {kind} kind\n" + yaml.safe_dump(
+        load_sample_context(kind), sort_keys=False, allow_unicode=True)
 
 
 def load_sample_context(kind: str) -> dict[str, Any]:
-    """The sample context for operator ``kind`` as a fresh dict (safe to modify)."""
-    data = yaml.safe_load(sample_context_text(kind))
-    assert isinstance(data, dict)
-    return data
+    """The sample context for operator ``kind`` as a fresh dict (safe to modify).
+
+    For a kind without a shipped sample: the common variables of the draft sample plus, for each
+    variable the kind declares, the value of a shipped sample that has it.
+    """
+    if kind not in kind_names():
+        raise KeyError(f"unknown operator kind {kind!r}; expected one of {', '.join(kind_names())}")
+    sample = _sample_file(kind)
+    if sample.is_file():
+        data = yaml.safe_load(sample.read_text("utf-8"))
+        assert isinstance(data, dict)
+        return data
+    wanted = declared_variables(kind)
+    composed = {name: value for name, value in load_sample_context("draft").items() if name in wanted}
+    for other in kind_names():
+        if other == kind or not _sample_file(other).is_file():
+            continue
+        for name, value in load_sample_context(other).items():
+            if name in wanted:
+                composed.setdefault(name, value)
+    return composed
 
 
 def _close(word: str, choices: Collection[str]) -> str:
@@ -111,8 +140,8 @@ def validate_context(context: Any, kind: str, var_names: Collection[str] = ()) -
     line starting with the dotted path of the value (``task.metric.direction: missing``).
     An empty list means the context has exactly the declared shape.
     """
-    if kind not in KINDS:
-        return [f"unknown operator kind {kind!r}; expected one of {', '.join(KINDS)}"]
+    if kind not in kind_names():
+        return [f"unknown operator kind {kind!r}; expected one of {', '.join(kind_names())}"]
     problems: list[str] = []
     _check_mapping(context, dict(declared_variables(kind)), "", var_names, problems)
     return problems

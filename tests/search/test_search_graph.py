@@ -19,8 +19,10 @@ def test_node_invariants_reject_inconsistent_nodes() -> None:
         NodeView(id=3, parent_ids=(1, 1), operator="crossover")
     with pytest.raises(GraphError, match="older"):
         NodeView(id=1, parent_ids=(2,), operator="debug")
-    with pytest.raises(GraphError, match="unknown operator role"):
+    with pytest.raises(GraphError, match="does not make graph nodes"):
         NodeView(id=0, parent_ids=(), operator="analyze")
+    with pytest.raises(GraphError, match="unknown operator kind 'summarise'"):
+        NodeView(id=0, parent_ids=(), operator="summarise")
     with pytest.raises(GraphError, match="pending node has no outcome"):
         NodeView(id=0, parent_ids=(), operator="draft", status="pending", buggy=False)
     with pytest.raises(GraphError, match="buggy node has no fitness"):

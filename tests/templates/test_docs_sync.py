@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aira_dsl.templates import FILTERS, KINDS, declared_variables
+from aira_dsl.templates import FILTERS, declared_variables, kind_names
 from aira_dsl.templates.docgen import BEGIN_MARKER, END_MARKER, update_markdown, variables_markdown
 
 from .conftest import REPO
@@ -17,7 +17,7 @@ def test_generated_variables_section_is_current() -> None:
 
 def test_generated_section_names_every_field() -> None:
     generated = variables_markdown()
-    for kind in KINDS:
+    for kind in kind_names():
         for name in declared_variables(kind):
             assert f"| `{name}` |" in generated
     assert "| `task.execution_timeout` |" in generated

@@ -6,11 +6,11 @@ import copy
 
 import pytest
 
-from aira_dsl.templates import KINDS, declared_variables, load_sample_context, validate_context
+from aira_dsl.templates import declared_variables, kind_names, load_sample_context, validate_context
 from aira_dsl.templates.samples import sample_context_text
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", kind_names())
 def test_samples_have_exactly_the_declared_shape(kind: str) -> None:
     context = load_sample_context(kind)
     assert validate_context(context, kind) == []
