@@ -19,7 +19,6 @@ from aira_dsl.templates.store import template_name
 
 __all__ = [
     "FILTERS",
-    "kind_names",
     "PromptEnvironment",
     "bullets",
     "check_template",
@@ -31,6 +30,7 @@ __all__ = [
     "head_tail",
     "humanize",
     "inline_code",
+    "kind_names",
     "load_sample_context",
     "render_file",
     "render_from_sources",
