@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from aira_dsl.diagnostics import Diagnostic, DiagnosticError
+from aira_dsl.settings.fields import SettingError, build, dump, setting
+from aira_dsl.settings.model import ModelSettings
+from aira_dsl.settings.run import BudgetSettings, ExecutionSettings
 
 __all__ = [
     "PLAN_VERSION",
@@ -46,109 +50,105 @@ def canonical_json(data: Any) -> str:
 class ExpressionPlan:
     """An expression's source text and its checked, typed AST (see ``aira_dsl.expr.to_json``)."""
 
-    source: str
-    ast: dict[str, Any]
+    __schema_def__: ClassVar[str] = "expression"
+    __schema_doc__: ClassVar[str] = "An expression's text and its typed AST."
+
+    source: str = setting(doc="The expression as written in the spec.")
+    ast: dict[str, Any] = setting(doc="The checked, typed syntax tree.")
 
 
-@dataclass(frozen=True)
-class ModelPlan:
-    name: str
-    model: str
-    base_url: str | None
-    api_key_env: str
-    temperature: float | None
-    top_p: float | None
-    max_tokens: int | None
-    reasoning_effort: str | None
-    timeout: float
-    max_concurrency: int
-    system_role: bool
-    price_input_per_mtok: float
-    price_output_per_mtok: float
+ModelPlan = ModelSettings
+"""A plan's model entry is the one model-settings type (``aira_dsl.settings.model``)."""
+BudgetPlan = BudgetSettings
+ExecutionPlan = ExecutionSettings
 
 
 @dataclass(frozen=True)
 class PromptPlan:
     """A message's template: the entry name among the plan's ``templates``."""
 
-    system: str | None
-    user: str | None
+    system: str | None = setting(doc="Template entry rendered as the system message; null for none.")
+    user: str | None = setting(doc="Template entry rendered as the user message; null for none.")
 
 
 @dataclass(frozen=True)
 class MemoryPlan:
-    scope: str
-    where: ExpressionPlan | None
-    limit: int | None
+    scope: Literal["none", "global", "siblings", "ancestors"] = setting(doc="Which past nodes the prompt shows.")
+    where: ExpressionPlan | None = setting(doc="Filter over candidate nodes; null for none.")
+    limit: int | None = setting(doc="At most this many entries; null for no limit.")
 
 
 @dataclass(frozen=True)
 class OperatorPlan:
-    name: str
-    kind: str
-    model: str
-    prompt: PromptPlan
-    memory: MemoryPlan
-    complexity: list[dict[str, Any]]
-    retries: int
+    __schema_def__: ClassVar[str] = "operator"
+    __schema_doc__: ClassVar[str] = "One operator, with its prompt resolved to template entries."
+
+    name: str = setting(doc="The operator's name.")
+    kind: str = setting(doc="Its kind (a row of the operator-kind table).")
+    model: str = setting(doc="The name of its model entry.")
+    prompt: PromptPlan = setting(doc="Its messages' templates.")
+    memory: MemoryPlan = setting(doc="What past nodes its prompt shows.")
+    complexity: list[dict[str, Any]] = setting(doc="Complexity rungs, [{below, cue}], empty when off.")
+    retries: int = setting(doc="Re-asks when an answer holds no usable code.")
 
 
 @dataclass(frozen=True)
 class PolicyPlan:
-    kind: str
-    params: dict[str, Any]
-    roles: dict[str, str]
-    """Role → operator name, for every role the policy uses (plus analyze when present)."""
+    __schema_doc__: ClassVar[str] = "The search policy, its parameters (defaults filled) and role bindings."
+
+    kind: str = setting(doc="The policy kind.")
+    params: dict[str, Any] = setting(doc="Every parameter, defaults filled in, durations in seconds.")
+    roles: dict[str, str] = setting(doc="Role → operator name, for every role the policy uses (plus analyze "
+                                        "when present).")
 
 
 @dataclass(frozen=True)
 class FitnessPlan:
-    direction: str
-    metric: ExpressionPlan
-    buggy: ExpressionPlan
-    value: ExpressionPlan
-    select: str
-    oracle: bool
+    __schema_doc__: ClassVar[str] = "Fitness rules, as checked expressions."
 
-
-@dataclass(frozen=True)
-class BudgetPlan:
-    time: float | None
-    steps: int | None
-    exec_timeout: float
-    cost_usd: float | None
-    tokens: int | None
-
-
-@dataclass(frozen=True)
-class ExecutionPlan:
-    sandbox: str
-    workers: int
-    gpus_per_worker: int
+    direction: Literal["maximize", "minimize", "task"] = setting(doc="Which way the metric improves.")
+    metric: ExpressionPlan = setting(doc="The raw validation score.")
+    buggy: ExpressionPlan = setting(doc="When a node is buggy.")
+    value: ExpressionPlan = setting(doc="The fitness value.")
+    select: Literal["best"] = setting(doc="How the final node is chosen.")
+    oracle: bool = setting(doc="Whether the search sees hidden test scores (an ablation).")
 
 
 @dataclass(frozen=True)
 class Plan:
     """The executable form of an agent spec."""
 
-    name: str
-    description: str
-    sources: list[str]
-    vars: dict[str, Any]
-    models: dict[str, ModelPlan]
-    operators: dict[str, OperatorPlan]
-    templates: dict[str, dict[str, str]]
+    __schema_doc__: ClassVar[str] = (
+        "The compiled, self-contained form of an agent spec: every default filled in, durations in seconds, "
+        "template sources with sha256, expressions as typed ASTs, and a plan_hash over all of it.")
+
+    name: str = setting(doc="The spec's name.")
+    description: str = setting(doc="The spec's description.")
+    sources: list[str] = setting(doc="The spec file and the bases it extends, relative to the spec's folder.")
+    vars: dict[str, Any] = setting(doc="User constants.")
+    models: dict[str, ModelSettings] = setting(doc="Models by name, every setting filled in (no secrets: keys "
+                                                   "are named by their environment variable).")
+    operators: dict[str, OperatorPlan] = setting(doc="Operators by name.")
+    templates: dict[str, dict[str, str]] = setting(
+        doc="Template name -> source text and its sha256 (entries and includes).",
+        schema={"additionalProperties": {
+            "type": "object", "additionalProperties": False, "description": "One template.",
+            "properties": {"source": {"type": "string"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+            "required": ["source", "sha256"]}})
     """Template name → ``{"source": text, "sha256": hex}``; includes are entries too."""
-    policy: PolicyPlan
-    fitness: FitnessPlan
-    budget: BudgetPlan
-    execution: ExecutionPlan
-    plan_version: int = PLAN_VERSION
-    plan_hash: str = field(default="", compare=False)
+    policy: PolicyPlan = setting(doc=PolicyPlan.__schema_doc__)
+    fitness: FitnessPlan = setting(doc=FitnessPlan.__schema_doc__)
+    budget: BudgetSettings = setting(doc="Budgets; durations in seconds.")
+    execution: ExecutionSettings = setting(doc="Execution settings.")
+    plan_version: Literal[1] = setting(PLAN_VERSION, doc="Plan format version.", schema={"const": PLAN_VERSION},
+                                       show_default=False)
+    plan_hash: str = dataclass_field(default="", compare=False, metadata={
+        "doc": "sha256 of the canonical JSON of every other field.", "pattern": "^[0-9a-f]{64}$",
+        "show_default": False})
 
     def body(self) -> dict[str, Any]:
-        """Everything the hash covers."""
-        data = asdict(self)
+        """Everything the hash covers (the plan file's form, without ``plan_hash``)."""
+        data: dict[str, Any] = dump(self)
         data.pop("plan_hash")
         return data
 
@@ -176,34 +176,9 @@ class Plan:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Plan:
-        def expr(d: dict[str, Any] | None) -> ExpressionPlan | None:
-            return None if d is None else ExpressionPlan(source=d["source"], ast=d["ast"])
-
-        def req_expr(d: dict[str, Any]) -> ExpressionPlan:
-            value = expr(d)
-            assert value is not None
-            return value
-
-        operators = {}
-        for name, op in data["operators"].items():
-            memory = op["memory"]
-            operators[name] = OperatorPlan(
-                name=op["name"], kind=op["kind"], model=op["model"],
-                prompt=PromptPlan(**op["prompt"]),
-                memory=MemoryPlan(scope=memory["scope"], where=expr(memory["where"]), limit=memory["limit"]),
-                complexity=list(op["complexity"]), retries=op["retries"])
-        fitness = data["fitness"]
-        return Plan(
-            name=data["name"], description=data["description"], sources=list(data["sources"]),
-            vars=dict(data["vars"]),
-            models={k: ModelPlan(**v) for k, v in data["models"].items()},
-            operators=operators, templates={k: dict(v) for k, v in data["templates"].items()},
-            policy=PolicyPlan(**data["policy"]),
-            fitness=FitnessPlan(direction=fitness["direction"], metric=req_expr(fitness["metric"]),
-                                buggy=req_expr(fitness["buggy"]), value=req_expr(fitness["value"]),
-                                select=fitness["select"], oracle=fitness["oracle"]),
-            budget=BudgetPlan(**data["budget"]), execution=ExecutionPlan(**data["execution"]),
-            plan_version=data["plan_version"], plan_hash=data.get("plan_hash", ""))
+        """A plan from its file form (raises ``SettingError`` naming the first value that does not fit)."""
+        plan: Plan = build(Plan, data)
+        return plan
 
     def template_sources(self) -> dict[str, str]:
         return {name: entry["source"] for name, entry in self.templates.items()}
@@ -248,7 +223,7 @@ def load_plan(path: Path, display: str | None = None) -> Plan:
                    "recompile the spec with this version of aira-dsl")
     try:
         plan = Plan.from_dict(data)
-    except (KeyError, TypeError, AssertionError, AttributeError) as exc:
+    except (SettingError, KeyError, TypeError, ValueError, AssertionError, AttributeError) as exc:
         raise fail("plan-invalid", f"the plan file is incomplete or malformed ({exc!r})",
                    "recompile the spec; plan files are not meant to be edited") from None
     expected = plan.compute_hash()

@@ -7,6 +7,7 @@ same mistake (one typo should give one error).
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 from aira_dsl.compiler.context import CompileContext, TemplateRef
 from aira_dsl.diagnostics import Diagnostic, Severity
 from aira_dsl.kinds import get_kind, kind_names, role_kinds
-from aira_dsl.spec.model import POLICY_ROLES, PromptSpec, build_spec
+from aira_dsl.spec.model import POLICY_ROLES, PromptSpec, SettingError, build_spec
 from aira_dsl.spec.schema_check import did_you_mean, load_packaged_schema, schema_diagnostics
 from aira_dsl.spec.yamlpos import Path
 
@@ -32,14 +33,45 @@ def check_loaded(ctx: CompileContext) -> None:
         ctx.stop = True
 
 
+def agent_schema() -> dict[str, Any]:
+    """The shipped agent schema, with the operator-kind enum of the live kind table (a kind
+    registered at run time is as valid as a built-in one)."""
+    schema = load_packaged_schema("agent.schema.json")
+    names = list(kind_names())
+    if schema["$defs"]["operator"]["properties"]["kind"]["enum"] == names:
+        return schema
+    key = tuple(names)
+    patched = _PATCHED_SCHEMAS.get(key)
+    if patched is None:
+        patched = copy.deepcopy(schema)
+        patched["$defs"]["operator"]["properties"]["kind"]["enum"] = names
+        _PATCHED_SCHEMAS[key] = patched
+    return patched
+
+
+_PATCHED_SCHEMAS: dict[tuple[str, ...], dict[str, Any]] = {}
+
+
 def check_schema(ctx: CompileContext) -> None:
-    """The JSON Schema; semantic passes are skipped for a file whose schema check failed."""
-    found = schema_diagnostics(ctx.doc, load_packaged_schema("agent.schema.json"))
+    """The JSON Schema; semantic passes are skipped for a file whose schema check failed.
+
+    A spec whose ``extends`` was resolved is checked as the merged whole: the schema's
+    "complete spec" requirements (models, operators, each operator's kind...) then apply, while
+    an editor checking the file alone lets them come from the base.
+    """
+    data = ctx.doc.data
+    if len(ctx.loaded.chain) > 1 and isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != "extends"}
+    found = schema_diagnostics(ctx.doc, agent_schema(), data)
     ctx.diagnostics.extend(found)
     if any(d.is_error for d in found):
         ctx.stop = True
         return
-    ctx.spec = build_spec(ctx.doc.data)
+    try:
+        ctx.spec = build_spec(ctx.doc.data)
+    except SettingError as exc:  # what a schema cannot say: "0s" as a limit, a malformed URL
+        ctx.error("invalid-value", str(exc), tuple(exc.path))
+        ctx.stop = True
 
 
 def check_durations(ctx: CompileContext) -> None:
@@ -268,7 +300,7 @@ def check_prompts(ctx: CompileContext) -> None:
     var_names = list(spec.vars)
     for name, op in spec.operators.items():
         for role in ("system", "user"):
-            value = getattr(op.prompt, role)
+            value = getattr(op.prompt_parts, role)
             if value is None:
                 continue
             path: Path = ("operators", name, "prompt") if isinstance(ctx.doc.data["operators"][name]["prompt"], str) \

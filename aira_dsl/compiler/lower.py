@@ -11,13 +11,11 @@ import os
 from pathlib import Path as FsPath
 
 from aira_dsl.compiler.context import CompileContext
+from aira_dsl.kinds import get_kind
 from aira_dsl.plan import (
-    BudgetPlan,
-    ExecutionPlan,
     ExpressionPlan,
     FitnessPlan,
     MemoryPlan,
-    ModelPlan,
     OperatorPlan,
     Plan,
     PolicyPlan,
@@ -77,12 +75,7 @@ def lower(ctx: CompileContext) -> Plan | None:
     first_dir = os.path.dirname(os.path.abspath(ctx.loaded.path))
     sources = [FsPath(os.path.relpath(os.path.abspath(p), first_dir)).as_posix() for p in ctx.loaded.chain]
 
-    models = {name: ModelPlan(
-        name=m.name, model=m.model, base_url=m.base_url, api_key_env=m.api_key_env,
-        temperature=m.temperature, top_p=m.top_p, max_tokens=m.max_tokens,
-        reasoning_effort=m.reasoning_effort, timeout=m.timeout, max_concurrency=m.max_concurrency,
-        system_role=m.system_role, price_input_per_mtok=m.price_input_per_mtok,
-        price_output_per_mtok=m.price_output_per_mtok) for name, m in sorted(spec.models.items())}
+    models = dict(sorted(spec.models.items()))
 
     operators = {}
     for name, op in sorted(spec.operators.items()):
@@ -96,7 +89,8 @@ def lower(ctx: CompileContext) -> Plan | None:
 
     policy = spec.policy
     roles = {role: policy.role(role) for role in POLICY_ROLES[policy.kind]}
-    if policy.role("analyze") in spec.operators and spec.operators[policy.role("analyze")].kind == "analyze":
+    analyze = spec.operators.get(policy.role("analyze"))
+    if analyze is not None and "analyze" in get_kind(analyze.kind).roles:
         roles["analyze"] = policy.role("analyze")
 
     fitness = spec.fitness
@@ -110,9 +104,7 @@ def lower(ctx: CompileContext) -> Plan | None:
             buggy=_expression(ctx, ("fitness", "buggy"), fitness.buggy),
             value=_expression(ctx, ("fitness", "value"), fitness.value),
             select=fitness.select, oracle=fitness.oracle),
-        budget=BudgetPlan(time=spec.budget.time, steps=spec.budget.steps, exec_timeout=spec.budget.exec_timeout,
-                          cost_usd=spec.budget.cost_usd, tokens=spec.budget.tokens),
-        execution=ExecutionPlan(sandbox=spec.execution.sandbox, workers=spec.execution.workers,
-                                gpus_per_worker=spec.execution.gpus_per_worker),
+        budget=spec.budget,
+        execution=spec.execution,
     )
     return plan.with_hash()

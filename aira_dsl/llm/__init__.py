@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from aira_dsl.llm.cache import CacheMode, ResponseCache, request_key
     from aira_dsl.llm.client import OpenAIChatModel
     from aira_dsl.llm.codegen import CodeResult, ask_for_code
-    from aira_dsl.llm.config import ModelSettings, ReviewMethod, StructuredOutput
+    from aira_dsl.llm.config import ModelConfigError, ModelSettings, ReviewMethod, StructuredOutput
     from aira_dsl.llm.errors import (
         BudgetExceeded,
         LLMConfigError,
@@ -54,6 +54,7 @@ _LAZY = {
     "LLMRequestError": "aira_dsl.llm.errors",
     "LLMUnavailableError": "aira_dsl.llm.errors",
     "Message": "aira_dsl.llm.types",
+    "ModelConfigError": "aira_dsl.llm.config",
     "ModelSettings": "aira_dsl.llm.config",
     "OpenAIChatModel": "aira_dsl.llm.client",
     "ReplayMissError": "aira_dsl.llm.errors",
@@ -88,6 +89,7 @@ __all__ = [
     "LLMRequestError",
     "LLMUnavailableError",
     "Message",
+    "ModelConfigError",
     "ModelSettings",
     "OpenAIChatModel",
     "ReplayMissError",

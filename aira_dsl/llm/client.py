@@ -24,8 +24,8 @@ import openai
 
 from aira_dsl.llm.accounting import Accountant, CallRecord
 from aira_dsl.llm.cache import ResponseCache, canonical_request, request_key
-from aira_dsl.llm.config import ModelSettings, ReviewMethod
-from aira_dsl.llm.errors import LLMError, LLMRequestError, LLMUnavailableError
+from aira_dsl.llm.config import ModelConfigError, ModelSettings, ReviewMethod
+from aira_dsl.llm.errors import LLMConfigError, LLMError, LLMRequestError, LLMUnavailableError
 from aira_dsl.llm.retry import (
     TransientResponseError,
     error_message,
@@ -78,7 +78,7 @@ class OpenAIChatModel:
     def preflight(self) -> None:
         """Check, without network, that calls can be made (the key variable is set)."""
         if self.cache.mode != "replay":
-            self._settings.api_key()
+            _api_key(self._settings)
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -88,7 +88,7 @@ class OpenAIChatModel:
             state = self._states.get(loop)
             if state is None:
                 s = self._settings
-                client = openai.AsyncOpenAI(api_key=s.api_key(), base_url=s.endpoint, timeout=s.timeout,
+                client = openai.AsyncOpenAI(api_key=_api_key(s), base_url=s.endpoint, timeout=s.timeout,
                                             max_retries=0, default_headers=dict(s.extra_headers or {}))
                 state = self._states[loop] = _LoopState(client, s.max_concurrency)
             return state
@@ -294,6 +294,16 @@ def _describe(exc: BaseException) -> str:
         return f"connection failed ({exc.__cause__ or exc})"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _api_key(settings: ModelSettings) -> str:
+    """The key, or the settings' own complaint about it as an :class:`LLMConfigError`."""
+    try:
+        return settings.api_key()
+    except LLMConfigError:
+        raise
+    except ModelConfigError as exc:
+        raise LLMConfigError(exc.message, hint=exc.hint) from None
 
 
 def _error_to_dict(error: LLMError) -> dict[str, Any]:

@@ -9,6 +9,7 @@ an error of the endpoint and so is a separate class the runtime catches to end a
 from __future__ import annotations
 
 from aira_dsl.diagnostics import Diagnostic
+from aira_dsl.settings.model import ModelConfigError
 
 __all__ = [
     "BudgetExceeded",
@@ -42,8 +43,12 @@ class LLMError(Exception):
         return Diagnostic(self.code, self.message, hint=self.hint)
 
 
-class LLMConfigError(LLMError):
-    """The model settings cannot work: missing key variable, malformed ``base_url``, bad value."""
+class LLMConfigError(LLMError, ModelConfigError):
+    """The model settings cannot work: missing key variable, malformed ``base_url``, bad value.
+
+    Also a :class:`~aira_dsl.settings.model.ModelConfigError` (what the settings type raises
+    itself), so one ``except ModelConfigError`` covers both.
+    """
 
     code = "llm-config"
 

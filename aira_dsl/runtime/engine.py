@@ -19,18 +19,19 @@ import random
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from aira_dsl import __version__
-from aira_dsl.plan import ModelPlan, OperatorPlan, Plan
+from aira_dsl.plan import OperatorPlan, Plan
 from aira_dsl.prompting import build_messages
 from aira_dsl.runtime.context import ContextBuilder, TimeInfo, installed_packages
 from aira_dsl.runtime.fitness import FitnessEvaluator
 from aira_dsl.runtime.journal import Journal, open_journal
 from aira_dsl.runtime.rundir import RunDir
 from aira_dsl.search import Action, Graph, NodeView, apply_action, make_policy
+from aira_dsl.settings.model import ModelSettings
 
 __all__ = ["Engine", "EngineError", "NodeEvent", "RunOptions", "RunSummary"]
 
@@ -103,15 +104,9 @@ class RunSummary:
                 "task": self.task}
 
 
-def _model_settings(model: ModelPlan, base_url: str | None) -> Any:
-    from aira_dsl.llm import ModelSettings
-
-    return ModelSettings(
-        name=model.name, model=model.model, base_url=base_url or model.base_url, api_key_env=model.api_key_env,
-        temperature=model.temperature, top_p=model.top_p, max_tokens=model.max_tokens,
-        reasoning_effort=model.reasoning_effort, timeout=model.timeout, max_concurrency=model.max_concurrency,
-        price_input_per_mtok=model.price_input_per_mtok, price_output_per_mtok=model.price_output_per_mtok,
-        system_role=model.system_role)
+def _model_settings(model: ModelSettings, base_url: str | None) -> ModelSettings:
+    """The plan's model entry, pointed at ``base_url`` when the run overrides every endpoint."""
+    return replace(model, base_url=base_url) if base_url else model
 
 
 def _read_reported(path: Path) -> dict[str, float]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from aira_dsl.search.graph import Graph, NodeView
+from aira_dsl.settings.fields import FieldInfo, field_infos, literal_values, parse_duration, setting, unwrap
 
 __all__ = ["Action", "Policy", "PolicyBase", "PolicyConfigError", "param", "parse_params"]
 
@@ -77,10 +78,11 @@ class PolicyConfigError(ValueError):
 _P = TypeVar("_P")
 
 
-def param(default: Any, kind: str, *, lo: float | None = None, hi: float | None = None,
-          lo_open: bool = False) -> Any:
-    """Declare a policy parameter: ``kind`` is ``int``, ``float`` or ``int?`` (int or null)."""
-    return field(default=default, metadata={"kind": kind, "lo": lo, "hi": hi, "lo_open": lo_open})
+def param(default: Any, *, doc: str, ge: float | None = None, gt: float | None = None,
+          le: float | None = None) -> Any:
+    """Declare a policy parameter: its default, bounds and the description the schema and the
+    docs show (a :func:`~aira_dsl.settings.fields.setting`; the type is the annotation)."""
+    return setting(default, doc=doc, ge=ge, gt=gt, le=le)
 
 
 def parse_params(cls: type[_P], kind: str, values: Mapping[str, Any]) -> _P:
@@ -89,30 +91,38 @@ def parse_params(cls: type[_P], kind: str, values: Mapping[str, Any]) -> _P:
     The compiler has already checked a plan against the JSON Schema; this check exists for
     direct library use and gives the same kind of message (name, expected type, range).
     """
-    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    known = {info.name: info for info in field_infos(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise PolicyConfigError(f"unknown parameter(s) for the {kind} policy: {', '.join(unknown)}; "
                                 f"expected: {', '.join(known)}")
     kwargs: dict[str, Any] = {}
-    for name, f in known.items():
-        if name not in values:
-            assert f.default is not MISSING
-            continue
-        kwargs[name] = _check_value(kind, name, values[name], f.metadata)
+    for name, info in known.items():
+        if name in values:
+            kwargs[name] = _check_value(kind, name, values[name], info)
     return cls(**kwargs)
 
 
-def _check_value(kind: str, name: str, value: Any, rule: Mapping[str, Any]) -> Any:
+def _check_value(kind: str, name: str, value: Any, info: FieldInfo) -> Any:
     where = f"{kind} policy parameter '{name}'"
-    expect = rule["kind"]
+    inner, nullable, duration = unwrap(info.annotation)
     if value is None:
-        if expect == "int?":
+        if nullable:
             return None
         raise PolicyConfigError(f"{where} must be a number, got null")
+    if duration and isinstance(value, str):
+        seconds = parse_duration(value)
+        if seconds is None:
+            raise PolicyConfigError(f"{where} must be a duration (90, 90s, 30m, 4h), got {value!r}")
+        value = seconds
+    options = literal_values(inner)
+    if options is not None:
+        if value not in options:
+            raise PolicyConfigError(f"{where} must be one of {', '.join(map(str, options))}, got {value!r}")
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PolicyConfigError(f"{where} must be a number, got {type(value).__name__}")
-    if expect in ("int", "int?"):
+    if inner is int:
         if isinstance(value, float):
             if not value.is_integer():
                 raise PolicyConfigError(f"{where} must be an integer, got {value}")
@@ -121,11 +131,13 @@ def _check_value(kind: str, name: str, value: Any, rule: Mapping[str, Any]) -> A
         value = float(value)
         if not math.isfinite(value):
             raise PolicyConfigError(f"{where} must be finite, got {value}")
-    lo, hi = rule["lo"], rule["hi"]
-    if lo is not None and (value <= lo if rule["lo_open"] else value < lo):
-        raise PolicyConfigError(f"{where} must be {'>' if rule['lo_open'] else '>='} {lo}, got {value}")
-    if hi is not None and value > hi:
-        raise PolicyConfigError(f"{where} must be <= {hi}, got {value}")
+    meta = info.meta
+    if meta.get("gt") is not None and value <= meta["gt"]:
+        raise PolicyConfigError(f"{where} must be > {meta['gt']}, got {value}")
+    if meta.get("ge") is not None and value < meta["ge"]:
+        raise PolicyConfigError(f"{where} must be >= {meta['ge']}, got {value}")
+    if meta.get("le") is not None and value > meta["le"]:
+        raise PolicyConfigError(f"{where} must be <= {meta['le']}, got {value}")
     return value
 
 
@@ -137,6 +149,8 @@ class PolicyBase:
     """
 
     kind: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    """One line on what the policy does (the schema's and the docs' description of ``kind``)."""
     roles_needed: ClassVar[tuple[str, ...]] = ("draft", "improve", "debug")
 
     def __init__(self, roles: Mapping[str, str] | None = None) -> None:

@@ -47,21 +47,28 @@ __all__ = ["EvolutionaryParams", "EvolutionaryPolicy"]
 
 @dataclass(frozen=True)
 class EvolutionaryParams:
-    individuals_per_generation: int = param(5, "int", lo=1)
-    num_generations: int | None = param(None, "int?", lo=1)
-    crossover_prob: float = param(0.5, "float", lo=0.0, hi=1.0)
-    crossover_after_generation: int = param(2, "int", lo=0)
-    num_islands: int = param(1, "int", lo=1)
-    max_island_size: int = param(500, "int", lo=1)
-    migration_prob: float = param(0.0, "float", lo=0.0, hi=1.0)
-    temperature: float = param(1.0, "float", lo=0.0, lo_open=True)
-    max_debug_depth: int = param(10, "int", lo=0)
+    individuals_per_generation: int = param(5, ge=1, doc="Offspring per generation; generation 0 is this many "
+                                                        "drafts (paper: 5).")
+    num_generations: int | None = param(None, ge=1, doc="Stop after this many generations; null runs until the "
+                                                       "budget ends.")
+    crossover_prob: float = param(0.5, ge=0, le=1, doc="Probability that an offspring comes from CROSSOVER rather "
+                                                      "than IMPROVE (paper: 0.5).")
+    crossover_after_generation: int = param(2, ge=0, doc="First generation in which crossover may be used "
+                                                         "(paper: 2).")
+    num_islands: int = param(1, ge=1, doc="Number of islands (sub-populations).")
+    max_island_size: int = param(500, ge=1, doc="Island capacity; the worst individual is evicted beyond it "
+                                                "(paper: 500).")
+    migration_prob: float = param(0.0, ge=0, le=1, doc="Probability per generation of migrating the best "
+                                                      "individual of one island to another.")
+    temperature: float = param(1.0, gt=0, doc="Softmax temperature over normalised fitness for parent sampling.")
+    max_debug_depth: int = param(10, ge=0, doc="Longest debug chain for a buggy offspring (paper: 10).")
 
 
 class EvolutionaryPolicy(PolicyBase):
     """Islands of valid individuals, refreshed once per generation."""
 
     kind: ClassVar[str] = "evolutionary"
+    summary: ClassVar[str] = "Generational evolutionary search with islands."
     roles_needed: ClassVar[tuple[str, ...]] = ("draft", "improve", "debug", "crossover")
 
     def __init__(self, params: EvolutionaryParams | None = None, roles: Mapping[str, str] | None = None) -> None:

@@ -32,15 +32,18 @@ __all__ = ["GreedyParams", "GreedyPolicy"]
 
 @dataclass(frozen=True)
 class GreedyParams:
-    num_drafts: int = param(5, "int", lo=1)
-    debug_prob: float = param(1.0, "float", lo=0.0, hi=1.0)
-    max_debug_depth: int = param(20, "int", lo=0)
+    num_drafts: int = param(5, ge=1, doc="Number of root drafts before any debug or improve step (paper: 5).")
+    debug_prob: float = param(1.0, ge=0, le=1, doc="Probability of debugging a buggy leaf once all drafts exist "
+                                                  "(paper: 1.0; AIDE: 0.5).")
+    max_debug_depth: int = param(20, ge=0, doc="Longest chain of consecutive debug steps on one branch "
+                                               "(paper: 20; AIDE: 3).")
 
 
 class GreedyPolicy(PolicyBase):
     """Greedy search; its bookkeeping (counts, best node) is recomputed from the graph."""
 
     kind: ClassVar[str] = "greedy"
+    summary: ClassVar[str] = "AIDE's greedy policy: draft, then debug buggy leaves or improve the best node."
     roles_needed: ClassVar[tuple[str, ...]] = ("draft", "improve", "debug")
 
     def __init__(self, params: GreedyParams | None = None, roles: Mapping[str, str] | None = None) -> None:

@@ -52,9 +52,9 @@ _ROOT = -1
 
 @dataclass(frozen=True)
 class MctsParams:
-    num_children: int = param(5, "int", lo=1)
-    uct_c: float = param(0.25, "float", lo=0.0)
-    max_debug_depth: int = param(20, "int", lo=0)
+    num_children: int = param(5, ge=1, doc="Children created when a leaf is expanded (paper: 5).")
+    uct_c: float = param(0.25, ge=0, doc="Exploration constant c in UCT (paper: 0.25).")
+    max_debug_depth: int = param(20, ge=0, doc="Longest debug chain a buggy child may enter (paper: 20).")
 
 
 def uct_value(q: float, visits: int, parent_visits: int, c: float, lo: float | None, hi: float | None) -> float:
@@ -69,6 +69,7 @@ class MctsPolicy(PolicyBase):
     """UCT tree search; visit counts and value sums are the state rebuilt from the graph."""
 
     kind: ClassVar[str] = "mcts"
+    summary: ClassVar[str] = "Monte-Carlo tree search with normalised-Q UCT selection and no rollouts."
     roles_needed: ClassVar[tuple[str, ...]] = ("draft", "improve", "debug")
 
     def __init__(self, params: MctsParams | None = None, roles: Mapping[str, str] | None = None) -> None:

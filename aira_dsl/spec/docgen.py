@@ -1,8 +1,10 @@
 """Generate the field reference of docs/spec-language.md from the JSON Schema.
 
-The schema is the single source of truth for fields, types, defaults and descriptions (editors
-show the same text on hover); the doc's reference section is generated between markers and a
-test fails when it drifts. Regenerate with ``python -m aira_dsl.spec.docgen docs/spec-language.md``.
+The schema is itself generated from the settings declarations (``python -m aira_dsl.schemas``),
+so fields, types, defaults and descriptions are written once, in the code (editors show the same
+text on hover); the doc's reference section is generated between markers and a test fails when
+it drifts. Fields required only of a complete spec (not of one that ``extends`` another) are
+marked required. Regenerate with ``python -m aira_dsl.spec.docgen docs/spec-language.md``.
 """
 
 from __future__ import annotations
@@ -66,11 +68,12 @@ def reference_markdown() -> str:
     price = defs["model"]["properties"]["price"]
     out += _table("`models.<name>.price`", price["properties"], schema, [])
     op = defs["operator"]
-    out += _table("`operators.<name>`", op["properties"], schema, op.get("required", []))
+    op_required = schema["else"]["properties"]["operators"]["additionalProperties"]["required"]
+    out += _table("`operators.<name>`", op["properties"], schema, op_required)
     out += _table("`operators.<name>.memory`", op["properties"]["memory"]["properties"], schema, [])
     cue = op["properties"]["complexity"]["items"]
     out += _table("`operators.<name>.complexity[]`", cue["properties"], schema, cue.get("required", []))
-    for kind in ("greedy", "mcts", "evolutionary"):
+    for kind in defs["policy"]["properties"]["kind"]["enum"]:
         node = defs[f"policy_{kind}"]
         out += _table(f"`policy` with `kind: {kind}`", node["properties"], schema, node.get("required", []))
     use = defs["policy_greedy"]["properties"]["use"]

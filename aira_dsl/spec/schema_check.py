@@ -150,11 +150,12 @@ def _convert(doc: YamlDocument, error: ValidationError) -> list[Diagnostic]:
     return [doc.diagnostic("schema", f"{where}: {error.message}", path, hint=schema.get("description"))]
 
 
-def schema_diagnostics(doc: YamlDocument, schema: Mapping[str, Any]) -> list[Diagnostic]:
-    """Validate ``doc.data`` against ``schema``; readable, positioned diagnostics, sorted."""
+def schema_diagnostics(doc: YamlDocument, schema: Mapping[str, Any], data: Any = None) -> list[Diagnostic]:
+    """Validate ``doc.data`` (or ``data``, a view of it) against ``schema``; readable, positioned
+    diagnostics, sorted."""
     validator = _validator(schema)
     found: list[Diagnostic] = []
-    for error in validator.iter_errors(doc.data):
+    for error in validator.iter_errors(doc.data if data is None else data):
         found.extend(_convert(doc, error))
     # propertyNames errors repeat per offending key; keep one per position.
     unique = list(dict.fromkeys(found))

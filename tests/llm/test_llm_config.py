@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from aira_dsl.llm import CallInfo, LLMConfigError, ModelSettings, OpenAIChatModel
+from aira_dsl.llm import CallInfo, LLMConfigError, ModelConfigError, ModelSettings, OpenAIChatModel
 
 ECHO = {"rules": [{"answers": [{"text": "ok"}]}]}
 
@@ -24,7 +24,7 @@ def test_spec_style_entry_round_trips_through_to_dict() -> None:
 
 
 def test_unknown_setting_suggests_the_close_name() -> None:
-    with pytest.raises(LLMConfigError, match="'temprature' \\(did you mean 'temperature'\\?\\)"):
+    with pytest.raises(ModelConfigError, match="'temprature' \\(did you mean 'temperature'\\?\\)"):
         ModelSettings.from_dict({"model": "gpt-4o", "temprature": 0.5}, name="reviewer")
 
 
@@ -38,7 +38,7 @@ def test_unknown_setting_suggests_the_close_name() -> None:
     ({"extra_body": ["not", "a", "mapping"]}, "must be a mapping"),
 ])
 def test_bad_values_are_config_errors_naming_the_model(values: dict[str, Any], message: str) -> None:
-    with pytest.raises(LLMConfigError, match=message) as caught:
+    with pytest.raises(ModelConfigError, match=message) as caught:
         ModelSettings(name="coder", model="m", **values)
     assert "model 'coder'" in str(caught.value)
 

@@ -1,0 +1,81 @@
+"""The shipped schemas are generated from the settings declarations, and say what the code does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aira_dsl.schemas.generate import GENERATED, render
+from aira_dsl.settings.fields import field_infos
+from aira_dsl.settings.model import ModelSettings
+from aira_dsl.settings.run import BudgetSettings, ExecutionSettings
+from aira_dsl.settings.schema import json_default
+from aira_dsl.spec.model import POLICY_DEFAULTS, FitnessSpec, MemorySpec, OperatorSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_shipped_schema_files_are_what_the_generator_writes(name: str) -> None:
+    text = render(GENERATED[name]())
+    for folder in (REPO / "schema", REPO / "aira_dsl" / "schemas"):
+        assert (folder / name).read_text(encoding="utf-8") == text, (
+            f"{folder / name} is stale: run `python -m aira_dsl.schemas`")
+
+
+def _agent() -> dict[str, Any]:
+    return json.loads((REPO / "schema" / "agent.schema.json").read_text(encoding="utf-8"))
+
+
+def _prop(node: dict[str, Any], dotted: str) -> dict[str, Any]:
+    for part in dotted.split("."):
+        node = node["properties"][part]
+    return node
+
+
+@pytest.mark.parametrize(("cls", "where"), [
+    (ModelSettings, "$defs.model"), (OperatorSpec, "$defs.operator"), (MemorySpec, "$defs.operator.memory"),
+    (FitnessSpec, "fitness"), (BudgetSettings, "budget"), (ExecutionSettings, "execution"),
+])
+def test_every_schema_default_equals_the_declared_default(cls: type, where: str) -> None:
+    schema = _agent()
+    parts = where.split(".")
+    node = schema["$defs"][parts[1]] if parts[0] == "$defs" else schema["properties"][parts[0]]
+    for part in parts[2:] if parts[0] == "$defs" else parts[1:]:
+        node = node["properties"][part]
+    checked = 0
+    for info in field_infos(cls):
+        if info.from_key or info.required:
+            continue
+        prop = _prop(node, info.key)
+        shown = json_default(info.default)
+        if not info.meta.get("show_default", True) or shown is ...:
+            assert "default" not in prop
+            continue
+        assert prop.get("default") == shown, f"{cls.__name__}.{info.name}"
+        checked += 1
+    assert checked >= 1
+
+
+def test_budget_defaults_are_visible_to_editors() -> None:
+    budget = _agent()["properties"]["budget"]["properties"]
+    assert budget["time"]["default"] == 86400.0 and budget["exec_timeout"]["default"] == 14400.0
+    assert _agent()["$defs"]["model"]["properties"]["timeout"]["default"] == 600.0
+
+
+@pytest.mark.parametrize("kind", sorted(POLICY_DEFAULTS))
+def test_policy_parameter_defaults_come_from_the_policy_classes(kind: str) -> None:
+    props = _agent()["$defs"][f"policy_{kind}"]["properties"]
+    for name, value in POLICY_DEFAULTS[kind].items():
+        assert props[name].get("default") == value, name
+
+
+def test_api_key_env_null_is_accepted_as_the_hint_says() -> None:
+    import jsonschema
+
+    schema = _agent()
+    spec = {"version": 1, "name": "x", "extends": "base.yaml", "models": {"m": {"model": "qwen", "api_key_env": None}}}
+    jsonschema.Draft202012Validator(schema).validate(spec)
