@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aira_dsl.kinds import get_kind, kind_names, roles
+from aira_dsl.kinds import kind_names, roles
 from aira_dsl.settings.fields import field_infos
 from aira_dsl.settings.schema import SchemaBuilder
 
