@@ -148,6 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     if check and stale:
         print("stale schema files (run `python -m aira_dsl.schemas`):\n  " + "\n  ".join(stale), file=sys.stderr)
         return 1
-    for path in stale if not check else []:
-        print(f"wrote {path}")
+    for written in stale if not check else []:
+        print(f"wrote {written}")
     return 0
