@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     from aira_dsl.diagnostics import EXIT_USAGE, DiagnosticError, render
     from aira_dsl.llm.errors import LLMError
+    from aira_dsl.settings.model import ModelConfigError
 
     try:
         return cli.main(args=argv, prog_name="aira-dsl", standalone_mode=False)
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> Any:
     except DiagnosticError as exc:
         sys.stderr.write(render(exc.diagnostics, "text", stream=sys.stderr))
         sys.exit(EXIT_USAGE)
-    except LLMError as exc:  # unreachable endpoint, missing key, replay miss: environment errors
+    except (LLMError, ModelConfigError) as exc:  # unreachable endpoint, missing key, replay miss
         sys.stderr.write(render([exc.to_diagnostic()], "text", stream=sys.stderr))
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:

@@ -20,7 +20,7 @@ def _endpoint_problem(plan: Any, base_url: str | None) -> str | None:
     """Why no model can be reached, before any work starts (None when it looks configured)."""
     for model in plan.models.values():
         if not (base_url or model.base_url or os.environ.get("OPENAI_BASE_URL")) and \
-                not os.environ.get(model.api_key_env):
+                model.api_key_env is not None and not os.environ.get(model.api_key_env):
             return (f"no model endpoint is configured for model '{model.name}' ({model.model}): "
                     f"{model.api_key_env} is not set")
     return None
@@ -62,10 +62,12 @@ def _execute(plan: Any, options: Any, *, resume: bool, fmt: str) -> Any:
 @click.option("--task", "task_ref", help="Bundled task id, task folder, task.yaml, or mlebench:<id>.")
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel workers (default: the spec's).")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default runs/<time>_<spec>_<task>_<id>/).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds every random choice of the policy.")
+@click.option("--seed", type=int, default=None, help="Seeds every random choice of the policy (default 0; a "
+              "resumed run keeps its own).")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=SET_HELP)
-@click.option("--llm-cache", type=click.Choice(["off", "record", "replay"]), default="off", show_default=True,
-              help="Record model answers, or replay a recording offline.")
+@click.option("--llm-cache", type=click.Choice(["off", "record", "replay"]), default=None,
+              help="Record model answers, or replay a recording offline (default off; a resumed run keeps "
+                   "its own).")
 @click.option("--llm-cache-path", type=click.Path(path_type=Path),
               help="The recording (default: RUN_DIR/llm-cache.sqlite).")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), help="Continue the run in this directory.")
@@ -78,8 +80,8 @@ def _execute(plan: Any, options: Any, *, resume: bool, fmt: str) -> Any:
                    "of execution.gpus_per_worker each.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json prints the final summary as JSON (progress lines still go to stderr).")
-def run_command(spec: str | None, task_ref: str | None, workers: int | None, out: Path | None, seed: int,
-                overrides: tuple[str, ...], llm_cache: str, llm_cache_path: Path | None, resume_dir: Path | None,
+def run_command(spec: str | None, task_ref: str | None, workers: int | None, out: Path | None, seed: int | None,
+                overrides: tuple[str, ...], llm_cache: str | None, llm_cache_path: Path | None, resume_dir: Path | None,
                 mlebench_data_dir: Path | None, hidden_validation: float | None, base_url: str | None,
                 gpu_list: str | None, fmt: str) -> None:
     """Run an agent (SPEC or compiled PLAN) on a task until its budget is spent.
@@ -99,24 +101,30 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
       aira-dsl run --resume runs/20261126-101500_aira-greedy_penguins_ab12cd
     """
     from aira_dsl.compiler import load_plan_or_spec
-    from aira_dsl.plan import load_plan
-    from aira_dsl.runtime.engine import RunOptions
+    from aira_dsl.runtime.engine import EngineError
+    from aira_dsl.runtime.options import RunOptions
+    from aira_dsl.runtime.resume import prepare_resume
     from aira_dsl.runtime.rundir import RunDir, default_run_dir
 
+    gpus = None
+    if gpu_list is not None:
+        try:
+            gpus = [int(part) for part in gpu_list.split(",") if part.strip()]
+        except ValueError:
+            raise click.UsageError(f"--gpus takes comma-separated GPU ids, e.g. 0,1 (got {gpu_list!r})") from None
     if resume_dir is not None:
-        rundir = RunDir(resume_dir)
-        if not rundir.exists():
-            raise click.UsageError(f"{resume_dir} is not a run directory (no run.json and journal.sqlite)")
         if overrides:
             raise click.UsageError("--set cannot change a run being resumed (its plan is frozen)")
-        plan = load_plan(rundir.plan_json)
-        info = rundir.read_run()
-        task_ref = task_ref or info.get("task", {}).get("ref")
-        if not task_ref:
-            raise click.UsageError("the run directory does not say which task it ran; pass --task")
-        seed = int(info.get("seed", seed))
-        workers = workers or info.get("workers")
-        out = resume_dir
+        if spec is not None:
+            raise click.UsageError("--resume continues the run with its own plan: leave out SPEC")
+        try:
+            plan, options = prepare_resume(
+                resume_dir, task_ref=task_ref, workers=workers, llm_cache=llm_cache,
+                llm_cache_path=llm_cache_path, mlebench_data_dir=mlebench_data_dir,
+                hidden_validation=hidden_validation, base_url=base_url, gpus=gpus,
+                seed=seed)
+        except EngineError as exc:
+            raise DiagnosticError(Diagnostic("resume", str(exc), hint=exc.hint)) from None
     else:
         if spec is None:
             raise click.UsageError("give a SPEC (or a plan file), or --resume RUN_DIR")
@@ -126,22 +134,16 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
         out = out or default_run_dir(plan.name, Path(task_ref).name if os.sep in task_ref else task_ref)
         if RunDir(out).exists():
             raise click.UsageError(f"{out} already holds a run; use --resume {out} to continue it")
-    problem = _endpoint_problem(plan, base_url) if llm_cache != "replay" else None
+        options = RunOptions(task_ref=task_ref, out=out, seed=seed or 0, workers=workers, llm_cache=llm_cache or "off",
+                             llm_cache_path=llm_cache_path, mlebench_data_dir=mlebench_data_dir,
+                             hidden_validation=hidden_validation, base_url=base_url, gpus=gpus)
+    problem = _endpoint_problem(plan, options.base_url) if options.llm_cache != "replay" else None
     if problem:
         raise DiagnosticError(Diagnostic(
             "no-endpoint", problem,
             hint="export OPENAI_API_KEY=... for OpenAI, or OPENAI_BASE_URL=http://host:port/v1 (and a key, any "
                  "text for servers that need none) for vLLM, SGLang, Ollama, llama.cpp or LM Studio; "
                  "`aira-dsl demo` runs the whole pipeline offline with scripted answers"))
-    gpus = None
-    if gpu_list is not None:
-        try:
-            gpus = [int(part) for part in gpu_list.split(",") if part.strip()]
-        except ValueError:
-            raise click.UsageError(f"--gpus takes comma-separated GPU ids, e.g. 0,1 (got {gpu_list!r})") from None
-    options = RunOptions(task_ref=task_ref, out=out, seed=seed, workers=workers, llm_cache=llm_cache,
-                         llm_cache_path=llm_cache_path, mlebench_data_dir=mlebench_data_dir,
-                         hidden_validation=hidden_validation, base_url=base_url, gpus=gpus)
     summary = _execute(plan, options, resume=resume_dir is not None, fmt=fmt)
     _print_summary(summary, fmt)
     sys.exit(EXIT_OK if summary.status != "failed" else EXIT_FINDINGS)

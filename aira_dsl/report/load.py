@@ -10,7 +10,6 @@ in an interrupted run. Only a journal that is not an SQLite database at all is a
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -41,32 +40,13 @@ def read_json_file(path: Path, warnings: list[str]) -> dict[str, Any] | None:
     return data
 
 
-def _float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return None
-    return result if math.isfinite(result) else None
-
-
-def _json_obj(text: Any) -> dict[str, Any]:
-    try:
-        value = json.loads(text) if isinstance(text, str) else {}
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 class _Reader:
     """The journal queries, each skipped (with a warning) when its table is absent."""
 
     def __init__(self, journal: Journal, warnings: list[str]) -> None:
         self.journal = journal
         self.warnings = warnings
-        names = journal.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
-        self.tables = {str(r["name"]) for r in names}
+        self.tables = journal.tables()
 
     def has(self, table: str) -> bool:
         if table in self.tables:
@@ -75,58 +55,23 @@ class _Reader:
         return False
 
     def meta(self) -> dict[str, Any]:
-        if not self.has("meta"):
-            return {}
-        result: dict[str, Any] = {}
-        for row in self.journal.rows("SELECT key, value FROM meta"):
-            try:
-                result[str(row["key"])] = json.loads(row["value"])
-            except json.JSONDecodeError:
-                result[str(row["key"])] = row["value"]
-        return result
+        return self.journal.all_meta() if self.has("meta") else {}
 
     def nodes(self) -> list[NodeRecord]:
         return self.journal.nodes() if self.has("nodes") else []
 
     def executions(self) -> dict[int, Execution]:
-        if not self.has("executions"):
-            return {}
-        return {int(r["node_id"]): Execution(
-            exit_code=r["exit_code"], timed_out=bool(r["timed_out"]), oom_killed=bool(r["oom_killed"]),
-            duration=float(r["duration"] or 0.0), output=str(r["output"] or ""), isolation=r["isolation"],
-            submission_exists=bool(r["submission_exists"]), submission_valid=bool(r["submission_valid"]),
-            submission_reason=r["submission_reason"], reported=_json_obj(r["reported"]))
-            for r in self.journal.rows("SELECT * FROM executions")}
+        return self.journal.executions() if self.has("executions") else {}
 
     def reviews(self) -> dict[int, Review]:
-        if not self.has("reviews"):
-            return {}
-        return {int(r["node_id"]): Review(is_bug=bool(r["is_bug"]), summary=str(r["summary"] or ""),
-                                          metric=_float(r["metric"]), method=r["method"])
-                for r in self.journal.rows("SELECT * FROM reviews")}
+        return self.journal.reviews() if self.has("reviews") else {}
 
     def grades(self) -> dict[int, Grade]:
-        if not self.has("grades"):
-            return {}
-        return {int(r["node_id"]): Grade(
-            hidden_score=_float(r["hidden_score"]), test_score=_float(r["test_score"]),
-            valid_submission=bool(r["valid_submission"]), gold=bool(r["gold"]), silver=bool(r["silver"]),
-            bronze=bool(r["bronze"]), above_median=bool(r["above_median"]))
-            for r in self.journal.rows("SELECT * FROM grades")}
+        return self.journal.grades() if self.has("grades") else {}
 
     def usage(self, column: str) -> dict[Any, Usage]:
         """LLM usage grouped by ``node_id`` or ``operator``."""
-        if not self.has("llm_calls"):
-            return {}
-        rows = self.journal.rows(
-            f"SELECT {column} AS k, COUNT(*) AS calls, SUM(prompt_tokens) AS p, SUM(completion_tokens) AS c,"
-            " SUM(reasoning_tokens) AS r, SUM(cost_usd) AS cost, SUM(error IS NOT NULL) AS errors,"
-            f" SUM(latency) AS latency FROM llm_calls GROUP BY {column}")
-        return {r["k"]: Usage(calls=int(r["calls"]), prompt_tokens=int(r["p"] or 0),
-                              completion_tokens=int(r["c"] or 0), reasoning_tokens=int(r["r"] or 0),
-                              cost_usd=float(r["cost"] or 0.0), errors=int(r["errors"] or 0),
-                              latency=float(r["latency"] or 0.0))
-                for r in rows}
+        return self.journal.usage_by(column) if self.has("llm_calls") else {}
 
     def events(self) -> list[dict[str, Any]]:
         return self.journal.events() if self.has("events") else []

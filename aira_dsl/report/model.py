@@ -12,95 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aira_dsl.runtime.journal import NodeRecord
+from aira_dsl.runtime.records import MEDALS, Execution, Grade, NodeRecord, Review, Usage
 
 __all__ = ["MEDALS", "Execution", "Grade", "NodeView", "Review", "RunData", "Usage"]
-
-MEDALS = ("gold", "silver", "bronze")
-"""Medal names, best first."""
-
-
-@dataclass(frozen=True)
-class Execution:
-    """The sandbox result of a node (``executions`` row)."""
-
-    exit_code: int | None
-    timed_out: bool
-    oom_killed: bool
-    duration: float
-    output: str
-    isolation: str | None
-    submission_exists: bool
-    submission_valid: bool
-    submission_reason: str | None
-    reported: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Review:
-    """The analyze operator's review of a node (``reviews`` row)."""
-
-    is_bug: bool
-    summary: str
-    metric: float | None
-    method: str | None
-
-
-@dataclass(frozen=True)
-class Grade:
-    """Host-side grading on private answers (``grades`` row): never seen by the agent."""
-
-    hidden_score: float | None
-    test_score: float | None
-    valid_submission: bool
-    gold: bool
-    silver: bool
-    bronze: bool
-    above_median: bool
-
-    @property
-    def medal(self) -> str | None:
-        """The best medal earned, or ``None``."""
-        if self.gold:
-            return "gold"
-        if self.silver:
-            return "silver"
-        if self.bronze:
-            return "bronze"
-        return None
-
-    @property
-    def any_medal(self) -> bool:
-        return self.gold or self.silver or self.bronze
-
-    @property
-    def silver_or_better(self) -> bool:
-        return self.gold or self.silver
-
-
-@dataclass(frozen=True)
-class Usage:
-    """LLM usage summed over calls (of one node, one operator, or a whole run)."""
-
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_usd: float = 0.0
-    errors: int = 0
-    latency: float = 0.0
-
-    @property
-    def tokens(self) -> int:
-        """Prompt plus completion tokens (reasoning tokens are part of the completion)."""
-        return self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(self.calls + other.calls, self.prompt_tokens + other.prompt_tokens,
-                     self.completion_tokens + other.completion_tokens,
-                     self.reasoning_tokens + other.reasoning_tokens, self.cost_usd + other.cost_usd,
-                     self.errors + other.errors, self.latency + other.latency)
-
 
 @dataclass(frozen=True)
 class NodeView:

@@ -1,25 +1,26 @@
-"""Build the template context of an operator call from the graph, the journal and the task.
+"""Build the template and expression contexts of an operator call from the graph, the journal and the task.
 
-The shape is declared in ``aira_dsl/templates/declarations.py`` (docs/templates.md): every
-kind gets ``task, hardware, workspace, packages, vars, complexity, memory``; improve and debug
-add ``parent``, crossover ``parents``, analyze ``node``.
+The shapes are declared elsewhere — template variables in ``aira_dsl/templates/declarations.py``
+(docs/templates.md), expression contexts in ``aira_dsl/expr/contexts.py`` — and the functions here
+fill exactly those shapes (tests check them against the declarations). Every kind gets ``task,
+hardware, workspace, packages, vars, complexity, memory``; the extra variables a kind receives
+(``parent``, ``parents``, ``node``) are named by its row of the operator-kind table.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from aira_dsl.expr import evaluate, from_json
+from aira_dsl.expr import ExprRuntimeError, evaluate, from_json
 from aira_dsl.kinds import get_kind
 from aira_dsl.plan import OperatorPlan, Plan
 from aira_dsl.runtime.journal import Journal
 from aira_dsl.search import Graph, NodeView, complexity_cue, memory_entries, rungs_from_plan, select_memory
 
-__all__ = ["ML_PACKAGES", "ContextBuilder", "TimeInfo", "installed_packages"]
+__all__ = ["ML_PACKAGES", "WORKSPACE", "ContextBuilder", "TimeInfo", "installed_packages", "memory_env", "node_env"]
 
 ML_PACKAGES = ("numpy", "pandas", "scikit-learn", "statsmodels", "xgboost", "lightgbm", "torch",
                "torchvision", "torch-geometric", "bayesian-optimization", "timm")
@@ -49,71 +50,91 @@ class TimeInfo:
     execution_timeout: float | None
 
 
+def node_env(graph: Graph, node: NodeView) -> dict[str, Any]:
+    """The ``node`` record of the expression contexts (``aira_dsl.expr.contexts``)."""
+    return {"step": node.id, "depth": node.depth, "debug_depth": node.debug_depth,
+            "num_children": graph.num_children(node.id), "operator": node.operator, "buggy": node.buggy}
+
+
+def memory_env(graph: Graph, node: NodeView, plan: Plan) -> dict[str, Any]:
+    """The environment of ``memory.where`` for one candidate past node (the ``memory`` context)."""
+    return {"node": {**node_env(graph, node), "metric": node.metric}, "metric": node.metric,
+            "policy": {"kind": plan.policy.kind, **plan.policy.params}, "vars": plan.vars}
+
+
+@dataclass
 class ContextBuilder:
-    """Everything constant over a run, plus the per-call assembly."""
+    """Everything constant over a run, plus the per-call assembly.
 
-    def __init__(self, plan: Plan, journal: Journal, *, task: Mapping[str, Any], hardware: Mapping[str, Any],
-                 packages: list[str]):
-        self.plan = plan
-        self.journal = journal
-        self.task = dict(task)
-        self.hardware = dict(hardware)
-        self.packages = packages
-        self._where: dict[str, Callable[[NodeView], bool]] = {}
-        for name, op in plan.operators.items():
+    ``problems`` collects what went wrong while building contexts (a ``memory.where`` that failed
+    on some node) once per operator and message, for the engine to journal: nothing is swallowed.
+    """
+
+    plan: Plan
+    journal: Journal
+    task: Mapping[str, Any]
+    hardware: Mapping[str, Any]
+    packages: list[str]
+    problems: list[str] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)
+    _where: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.task = dict(self.task)
+        self.hardware = dict(self.hardware)
+        for name, op in self.plan.operators.items():
             if op.memory.where is not None:
-                self._where[name] = self._predicate(from_json(op.memory.where.ast))
+                self._where[name] = from_json(op.memory.where.ast)
 
-    def _predicate(self, expr: Any) -> Callable[[NodeView], bool]:
-        policy = {"kind": self.plan.policy.kind, **self.plan.policy.params}
+    def _report(self, text: str) -> None:
+        if text not in self._seen:
+            self._seen.add(text)
+            self.problems.append(text)
+
+    def _predicate(self, graph: Graph, op: OperatorPlan) -> Callable[[NodeView], bool] | None:
+        expr = self._where.get(op.name)
+        if expr is None:
+            return None
 
         def where(node: NodeView) -> bool:
-            env = {"node": {"step": node.id, "depth": node.depth, "debug_depth": node.debug_depth,
-                            "num_children": 0, "operator": node.operator, "buggy": node.buggy,
-                            "metric": node.metric},
-                   "metric": node.metric, "policy": policy, "vars": self.plan.vars}
             try:
-                return evaluate(expr, env) is True
-            except Exception:
+                return evaluate(expr, memory_env(graph, node, self.plan)) is True
+            except ExprRuntimeError as exc:
+                self._report(f"operator '{op.name}': memory.where failed on node {node.id} ({exc}); "
+                             "such nodes are left out of its memory")
                 return False
 
         return where
 
-    def _details(self, node_id: int) -> dict[str, Any]:
-        rows = self.journal.rows(
-            "SELECT n.code, n.plan, n.metric, n.buggy, n.summary, e.output, e.exit_code, e.timed_out, e.duration,"
-            " r.summary AS review_summary, r.is_bug FROM nodes n LEFT JOIN executions e ON e.node_id = n.id"
-            " LEFT JOIN reviews r ON r.node_id = n.id WHERE n.id = ?", (node_id,))
-        if not rows:
-            return {}
-        return dict(rows[0])
-
     def _parent(self, node_id: int) -> dict[str, Any]:
-        d = self._details(node_id)
-        return {"code": d.get("code") or "", "plan": d.get("plan") or "", "output": d.get("output") or "",
-                "metric": d.get("metric"),
-                "review": {"summary": d.get("review_summary") or d.get("summary"),
-                           "is_bug": bool(d["is_bug"]) if d.get("is_bug") is not None else bool(d.get("buggy"))}}
+        record = self.journal.node(node_id)
+        execution = self.journal.execution(node_id)
+        review = self.journal.review(node_id)
+        summary = review.summary if review is not None else (record.summary if record else None)
+        is_bug = review.is_bug if review is not None else bool(record and record.buggy)
+        return {"code": (record.code if record else None) or "", "plan": (record.plan if record else None) or "",
+                "output": execution.output if execution else "", "metric": record.metric if record else None,
+                "review": {"summary": summary, "is_bug": is_bug}}
 
     def _memory(self, graph: Graph, op: OperatorPlan, target: int | None) -> list[dict[str, Any]]:
         if op.memory.scope == "none":
             return []
         nodes = select_memory(graph, op.memory.scope, target=target, operator_kind=op.kind,
-                              where=self._where.get(op.name), limit=op.memory.limit)
-        entries = memory_entries(nodes)
-        return [dict(e) for e in entries]
+                              where=self._predicate(graph, op), limit=op.memory.limit)
+        return [dict(e) for e in memory_entries(nodes)]
+
+    def _common(self, times: TimeInfo) -> dict[str, Any]:
+        task = {**self.task, "time_remaining": times.time_remaining, "steps_remaining": times.steps_remaining,
+                "execution_timeout": times.execution_timeout}
+        return {"task": task, "hardware": dict(self.hardware), "workspace": dict(WORKSPACE),
+                "packages": list(self.packages), "vars": dict(self.plan.vars)}
 
     def build(self, graph: Graph, op: OperatorPlan, node: NodeView, times: TimeInfo) -> dict[str, Any]:
         """The context for ``op`` creating ``node`` (already pending in ``graph``)."""
         target = node.parent_ids[0] if node.parent_ids else None
-        task = {**self.task, "time_remaining": times.time_remaining, "steps_remaining": times.steps_remaining,
-                "execution_timeout": times.execution_timeout}
-        context: dict[str, Any] = {
-            "task": task, "hardware": self.hardware, "workspace": dict(WORKSPACE), "packages": list(self.packages),
-            "vars": dict(self.plan.vars),
-            "complexity": complexity_cue(rungs_from_plan(op.complexity), graph, target, before=node.id),
-            "memory": self._memory(graph, op, target),
-        }
+        context = self._common(times)
+        context["complexity"] = complexity_cue(rungs_from_plan(op.complexity), graph, target, before=node.id)
+        context["memory"] = self._memory(graph, op, target)
         wanted = get_kind(op.kind).context
         if "parent" in wanted and target is not None:
             context["parent"] = self._parent(target)
@@ -124,12 +145,7 @@ class ContextBuilder:
 
     def analyze_context(self, graph: Graph, op: OperatorPlan, node_info: Mapping[str, Any],
                         times: TimeInfo) -> dict[str, Any]:
-        task = {**self.task, "time_remaining": times.time_remaining, "steps_remaining": times.steps_remaining,
-                "execution_timeout": times.execution_timeout}
-        return {"task": task, "hardware": self.hardware, "workspace": dict(WORKSPACE),
-                "packages": list(self.packages), "vars": dict(self.plan.vars), "complexity": None,
-                "memory": [], "node": dict(node_info)}
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        """The context of an analyze call reviewing the run described by ``node_info``."""
+        context = self._common(times)
+        context.update({"complexity": None, "memory": [], "node": dict(node_info)})
+        return context

@@ -1,12 +1,14 @@
-"""The engine: grow the search graph with N workers until a budget runs out.
+"""The engine: the composition root that builds a run's collaborators and hands them to the scheduler.
 
-Each free worker asks the policy for an action, records a pending node in the journal, and
-runs the node pipeline (context → prompt → LLM → code → sandbox → review → fitness → hidden
-grading). A finished node is committed in one transaction, shown to the policy, and, if it is
-the new best valid node, published to ``best/`` atomically. Budgets (steps, wall time with LLM
-time included, cost, tokens) stop new work; the first Ctrl-C lets in-flight nodes finish, the
-second aborts them. Resume (``--resume``) rebuilds the graph and the policy from the journal,
-drops nodes that were in flight, and continues with what is left of the budget.
+:func:`build_engine` is the one place where the task service, the sandboxes, the model clients,
+the record/replay cache, the accountant, the journal and the policy are created; tests pass fakes
+for any of them (in-memory models, sandboxes, graders) through the same function. The
+:class:`~aira_dsl.runtime.scheduler.Scheduler` runs the loop; the
+:class:`~aira_dsl.runtime.pipeline.NodePipeline` develops each node.
+
+Resume (``--resume``, :func:`aira_dsl.runtime.resume.resume_run`) rebuilds the graph and the
+policy from the journal, drops nodes that were in flight (and their workspaces), restores every
+run option from ``run.json`` and continues with what is left of the budget.
 """
 
 from __future__ import annotations
@@ -14,28 +16,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
-import random
-import signal
+import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from aira_dsl import __version__
-from aira_dsl.plan import OperatorPlan, Plan
-from aira_dsl.prompting import build_messages
-from aira_dsl.runtime.context import ContextBuilder, TimeInfo, installed_packages
+from aira_dsl.plan import Plan
+from aira_dsl.runtime.context import ContextBuilder, installed_packages
 from aira_dsl.runtime.fitness import FitnessEvaluator
 from aira_dsl.runtime.journal import Journal, open_journal
+from aira_dsl.runtime.options import RunOptions
+from aira_dsl.runtime.pipeline import Grader, NodePipeline
 from aira_dsl.runtime.rundir import RunDir
-from aira_dsl.search import Action, Graph, NodeView, apply_action, make_policy
+from aira_dsl.runtime.scheduler import NodeEvent, RunSummary, Scheduler
 from aira_dsl.settings.model import ModelSettings
 
-__all__ = ["Engine", "EngineError", "NodeEvent", "RunOptions", "RunSummary"]
-
-MAX_REPORTED_METRICS = 50
+__all__ = ["Collaborators", "Engine", "EngineError", "NodeEvent", "RunOptions", "RunSummary", "build_engine"]
 
 
 class EngineError(Exception):
@@ -46,560 +46,157 @@ class EngineError(Exception):
         self.hint = hint
 
 
-@dataclass
-class RunOptions:
-    task_ref: str
-    out: Path
-    seed: int = 0
-    workers: int | None = None
-    llm_cache: str = "off"
-    llm_cache_path: Path | None = None
-    mlebench_data_dir: Path | None = None
-    task_cache_dir: Path | None = None
-    hidden_validation: float | None = None
-    gpus: list[int] | None = None
-    sandbox_dirs: list[Path] | None = None
-    base_url: str | None = None
-    """Overrides every model's endpoint (the demo points all models at its scripted server)."""
-
-
-@dataclass(frozen=True)
-class NodeEvent:
-    """What the display is told about a finished node."""
-
-    node_id: int
-    role: str
-    buggy: bool
-    metric: float | None
-    best_id: int | None
-    best_metric: float | None
-    error: str | None
-    steps_done: int
-    elapsed: float
-    cost_usd: float
-    tokens: int
-
-
-@dataclass
-class RunSummary:
-    run_dir: Path
-    status: str
-    stop_reason: str
-    steps: int
-    best_node: int | None
-    best_validation: float | None
-    best_test: float | None
-    medal: str | None
-    above_median: bool | None
-    cost_usd: float
-    tokens: int
-    elapsed: float
-    task: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"run_dir": str(self.run_dir), "status": self.status, "stop_reason": self.stop_reason,
-                "steps": self.steps, "best_node": self.best_node, "best_validation": self.best_validation,
-                "best_test": self.best_test, "medal": self.medal, "above_median": self.above_median,
-                "cost_usd": round(self.cost_usd, 6), "tokens": self.tokens, "elapsed": round(self.elapsed, 3),
-                "task": self.task}
-
-
 def _model_settings(model: ModelSettings, base_url: str | None) -> ModelSettings:
     """The plan's model entry, pointed at ``base_url`` when the run overrides every endpoint."""
     return replace(model, base_url=base_url) if base_url else model
 
 
-def _read_reported(path: Path) -> dict[str, float]:
-    """Numbers a solution reported in ``working/metrics.json`` (anything else is ignored)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8")[:100_000])
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    out: dict[str, float] = {}
-    for key, value in list(data.items())[:MAX_REPORTED_METRICS]:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            out[str(key)] = float(value)
-    return out
+@dataclass
+class Collaborators:
+    """What a run is built from; leave a field None to get the real one."""
 
-
-def _buggy_reason(exec_info: dict[str, Any], review: dict[str, Any] | None, metric: float | None) -> str:
-    """A short human reason for a buggy verdict (the fitness rule itself may be any expression)."""
-    if exec_info["timed_out"]:
-        return "timed out"
-    if exec_info["oom_killed"]:
-        return "killed by the memory limit"
-    if exec_info["exit_code"] != 0:
-        return f"exit code {exec_info['exit_code']}"
-    if not exec_info["submission_valid"]:
-        return f"invalid submission: {exec_info['submission_reason']}"
-    if review is not None and review["is_bug"]:
-        return f"the reviewer found a bug: {review['summary'][:200]}"
-    if metric is None:
-        return "no validation metric"
-    return "judged buggy by fitness.buggy"
+    grader: Any = None
+    """A :class:`~aira_dsl.runtime.pipeline.Grader` with an ``info`` (the task) and ``close()``."""
+    sandboxes: Sequence[Any] | None = None
+    models: Mapping[str, Any] | None = None
+    hardware: Mapping[str, Any] | None = None
+    packages: list[str] | None = None
 
 
 class Engine:
-    """One run of a plan on a task."""
+    """One run of a plan on a task (built on :meth:`run`, so construction never fails)."""
 
     def __init__(self, plan: Plan, options: RunOptions, *, on_node: Callable[[NodeEvent], None] | None = None,
-                 on_message: Callable[[str], None] | None = None):
+                 on_message: Callable[[str], None] | None = None, collaborators: Collaborators | None = None):
         self.plan = plan
         self.options = options
         self.on_node = on_node or (lambda event: None)
         self.say = on_message or (lambda text: None)
-        self.rundir = RunDir(options.out)
-        self.workers = options.workers or plan.execution.workers
-        self.stop_reason: str | None = None
-        self.abort = False
-        self._interrupts = 0
-        self._orphans: list[asyncio.Future[Any]] = []
-        self._tasks: dict[asyncio.Task[None], tuple[int, int]] = {}
+        self.collaborators = collaborators or Collaborators()
 
-    # ------------------------------------------------------------------ setup
+    async def run(self, *, resume: bool = False) -> RunSummary:
+        scheduler = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: build_engine(self.plan, self.options, resume=resume, on_node=self.on_node,
+                                       on_message=self.say, collaborators=self.collaborators))
+        return await scheduler.run()
 
-    def _setup(self, resume: bool) -> None:
-        from aira_dsl.llm import Accountant, OpenAIChatModel, ResponseCache
-        from aira_dsl.runtime.taskservice import TaskService, TaskServiceError
-        from aira_dsl.sandbox import SandboxError, assign_gpus, create_sandbox, detect_hardware, load_profile
 
+def _task_service(options: RunOptions) -> Any:
+    from aira_dsl.runtime.taskservice import TaskService, TaskServiceError
+
+    try:
+        return TaskService(options.task_ref, mlebench_data_dir=options.mlebench_data_dir,
+                           cache_dir=options.task_cache_dir, hidden_validation=options.hidden_validation)
+    except TaskServiceError as exc:
+        raise EngineError(str(exc), exc.hint) from None
+
+
+def build_engine(plan: Plan, options: RunOptions, *, resume: bool = False,
+                 on_node: Callable[[NodeEvent], None] | None = None, on_message: Callable[[str], None] | None = None,
+                 collaborators: Collaborators | None = None) -> Scheduler:
+    """Create every collaborator of a run (or take the given ones) and return its scheduler.
+
+    Raises :class:`EngineError` when the task, the sandbox profile or the GPUs cannot be used.
+    Whatever was created is closed again when building fails half-way.
+    """
+    from aira_dsl.llm import Accountant, OpenAIChatModel, ResponseCache
+    from aira_dsl.sandbox import SandboxError, assign_gpus, create_sandbox, detect_hardware, load_profile
+    from aira_dsl.search import make_policy
+
+    given = collaborators or Collaborators()
+    say = on_message or (lambda text: None)
+    rundir = RunDir(options.out)
+    workers = options.workers or plan.execution.workers
+    closers: list[Callable[[], Any]] = []
+    try:
+        grader = given.grader if given.grader is not None else _task_service(options)
+        closers.append(grader.close)
+        task = grader.info
+        rundir.root.mkdir(parents=True, exist_ok=True)
+        journal: Journal = open_journal(rundir.root)
+        closers.append(journal.close)
         try:
-            self.tasks = TaskService(self.options.task_ref, mlebench_data_dir=self.options.mlebench_data_dir,
-                                     cache_dir=self.options.task_cache_dir,
-                                     hidden_validation=self.options.hidden_validation)
-        except TaskServiceError as exc:
-            raise EngineError(str(exc), exc.hint) from None
-        self.task = self.tasks.info
-        self.direction = self.task.direction
-        self.fitness = FitnessEvaluator(self.plan, self.direction)
-        self.rundir.root.mkdir(parents=True, exist_ok=True)
-        self.journal: Journal = open_journal(self.rundir.root)
-        try:
-            profile = load_profile(self.plan.execution.sandbox, self.options.sandbox_dirs)
-            gpu_sets = assign_gpus(self.workers, self.plan.execution.gpus_per_worker, self.options.gpus)
-            self.gpu_sets = gpu_sets
-            self.sandboxes = [create_sandbox(profile, workdir_root=self.rundir.root / "work", gpus=gpus)
-                              for gpus in gpu_sets]
+            profile = load_profile(plan.execution.sandbox, options.sandbox_dirs)
+            gpu_sets = assign_gpus(workers, plan.execution.gpus_per_worker, options.gpus)
+            sandboxes = list(given.sandboxes) if given.sandboxes is not None else [
+                create_sandbox(profile, workdir_root=rundir.work, gpus=gpus) for gpus in gpu_sets]
         except SandboxError as exc:
             raise EngineError(exc.message, exc.hint) from None
         limits = profile.limits
-        self.default_limits = limits
-        hardware = detect_hardware(gpu_sets[0] if gpu_sets else [], memory_limit=limits.memory_bytes,
-                                   cpus=limits.cpus)
-        task_ctx = {"id": self.task.id, "name": self.task.name, "description": self.task.description,
-                    "data_preview": self.task.data_preview,
-                    "metric": {"name": self.task.metric, "direction": self.direction}}
-        self.contexts = ContextBuilder(self.plan, self.journal, task=task_ctx, hardware=hardware,
-                                       packages=installed_packages())
-        cache_path = self.options.llm_cache_path or (self.rundir.root / "llm-cache.sqlite")
-        self.cache = ResponseCache(cache_path, self.options.llm_cache)  # type: ignore[arg-type]
-        prior = self.journal.rows("SELECT COALESCE(SUM(cost_usd), 0) AS c, "
-                                  "COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS t FROM llm_calls")[0]
-        self.prior_cost, self.prior_tokens = float(prior["c"]), int(prior["t"])
-        budget = self.plan.budget
-        self.accountant = Accountant(
-            max_cost_usd=None if budget.cost_usd is None else max(0.0, budget.cost_usd - self.prior_cost),
-            max_tokens=None if budget.tokens is None else max(0, budget.tokens - self.prior_tokens))
-        self.models = {name: OpenAIChatModel(_model_settings(m, self.options.base_url), self.accountant, self.cache)
-                       for name, m in self.plan.models.items()}
-        self.needs_review = self.fitness.reads("review") and "analyze" in self.plan.policy.roles
-        self.policy = make_policy(self.plan.policy.kind, self.plan.policy.params, self.plan.policy.roles)
-        existing = self.rundir.read_run()
-        self.elapsed_before = float(self.journal.get_meta("elapsed", 0.0) or 0.0)
+        hardware = given.hardware if given.hardware is not None else detect_hardware(
+            gpu_sets[0] if gpu_sets else [], memory_limit=limits.memory_bytes, cpus=limits.cpus)
+        task_ctx = {"id": task.id, "name": task.name, "description": task.description,
+                    "data_preview": task.data_preview, "metric": {"name": task.metric, "direction": task.direction}}
+        contexts = ContextBuilder(plan, journal, task=task_ctx, hardware=hardware,
+                                  packages=given.packages if given.packages is not None else installed_packages())
+        cache = ResponseCache(options.llm_cache_path or (rundir.root / "llm-cache.sqlite"),
+                              options.llm_cache)  # type: ignore[arg-type]
+        closers.append(getattr(cache, "close", lambda: None))
+        prior = journal.spent()
+        budget = plan.budget
+        accountant = Accountant(
+            max_cost_usd=None if budget.cost_usd is None else max(0.0, budget.cost_usd - prior[0]),
+            max_tokens=None if budget.tokens is None else max(0, budget.tokens - prior[1]))
+        models = dict(given.models) if given.models is not None else {
+            name: OpenAIChatModel(_model_settings(m, options.base_url), accountant, cache)
+            for name, m in plan.models.items()}
+        policy = make_policy(plan.policy.kind, plan.policy.params, plan.policy.roles)
+        elapsed_before = float(journal.get_meta("elapsed", 0.0) or 0.0)
+        existing = rundir.read_run()
         if resume:
-            dropped = self.journal.delete_pending()
+            dropped = journal.delete_pending()
             if dropped:
-                self.say(f"resuming: re-running {len(dropped)} node(s) that were in flight: {dropped}")
-            self.journal.event("resume", dropped=dropped)
+                say(f"resuming: re-running {len(dropped)} node(s) that were in flight: {dropped}")
+            _remove_leftovers(rundir)
+            journal.event("resume", dropped=dropped, options=options.to_record())
         else:
-            self.journal.set_meta("plan_hash", self.plan.plan_hash)
-            self.journal.set_meta("plan", json.loads(self.plan.to_json()))
-            self.journal.event("start", seed=self.options.seed, workers=self.workers)
-            self.rundir.plan_json.write_text(self.plan.to_json(), encoding="utf-8")
-        self.rundir.write_run({
-            **existing, "run_id": existing.get("run_id") or self.rundir.root.name, "spec": self.plan.name,
-            "plan_hash": self.plan.plan_hash,
-            "task": {"id": self.task.id, "ref": self.options.task_ref, "metric": self.task.metric,
-                     "direction": self.direction},
-            "seed": self.options.seed, "workers": self.workers, "status": "running", "stop_reason": None,
+            journal.set_meta("plan_hash", plan.plan_hash)
+            journal.set_meta("plan", json.loads(plan.to_json()))
+            journal.event("start", seed=options.seed, workers=workers, options=options.to_record())
+            rundir.plan_json.write_text(plan.to_json(), encoding="utf-8")
+        rundir.write_run({
+            **existing, "run_id": existing.get("run_id") or rundir.root.name, "spec": plan.name,
+            "plan_hash": plan.plan_hash,
+            "task": {"id": task.id, "ref": options.task_ref, "metric": task.metric, "direction": task.direction},
+            "seed": options.seed, "workers": workers, "status": "running", "stop_reason": None,
+            "options": options.to_record(),
             "created_at": existing.get("created_at") or time.time(), "finished_at": None,
-            "sandbox": self.sandboxes[0].describe() if self.sandboxes else {},
-            "gpus": [list(g) for g in gpu_sets],
+            "sandbox": sandboxes[0].describe() if sandboxes else {}, "gpus": [list(g) for g in gpu_sets],
             "aira_dsl_version": __version__})
-        self.graph = self._load_graph()
-        self.policy.rebuild(self.graph)
-        done = len(self.graph.done())
-        self.rng = random.Random(f"{self.options.seed}:{done}")
-        self.best_id = self._best_id()
-        self._publish_best()
+        executor = ThreadPoolExecutor(max_workers=2 * workers + 2, thread_name_prefix="aira-node")
+        pipeline = NodePipeline(
+            plan=plan, models=models, sandboxes=sandboxes, grader=_as_grader(grader), contexts=contexts,
+            fitness=FitnessEvaluator(plan, task.direction), rundir=rundir, data_dir=Path(task.public_dir),
+            limits=limits, executor=executor, on_call=journal.record_call, direction=task.direction)
 
-    def _load_graph(self) -> Graph:
-        graph = Graph()
-        for rec in self.journal.nodes("done"):
-            graph.add(NodeView(id=rec.id, parent_ids=rec.parent_ids, operator=rec.role, status="done",
-                               buggy=bool(rec.buggy), fitness=None if rec.buggy else rec.fitness, metric=rec.metric,
-                               plan=rec.plan or "", summary=rec.summary, debug_depth=rec.debug_depth, depth=rec.depth,
-                               generation=rec.generation, island=rec.island))
-        return graph
+        async def close() -> None:
+            for model in models.values():
+                closer = getattr(model, "aclose", None)
+                if closer is not None:
+                    await closer()
+            executor.shutdown(wait=True, cancel_futures=False)
+            for closer in reversed(closers):
+                closer()
 
-    # ------------------------------------------------------------------ budgets
+        return Scheduler(plan, pipeline=pipeline, policy=policy, journal=journal, rundir=rundir, workers=workers,
+                         seed=options.seed, accountant=accountant, prior_spent=prior, elapsed_before=elapsed_before,
+                         task={"id": task.id, "metric": task.metric, "direction": task.direction},
+                         on_node=on_node or (lambda event: None), say=say, close=close)
+    except BaseException:
+        for closer in reversed(closers):
+            with contextlib.suppress(Exception):  # the original error is what the user must see
+                closer()
+        raise
 
-    def elapsed(self) -> float:
-        return self.elapsed_before + (time.monotonic() - self.started)
 
-    def time_left(self) -> float | None:
-        limit = self.plan.budget.time
-        return None if limit is None else max(0.0, limit - self.elapsed())
+def _as_grader(service: Any) -> Grader:
+    grader: Grader = service
+    return grader
 
-    def _spent(self) -> tuple[float, int]:
-        totals = self.accountant.totals()
-        return (self.prior_cost + float(totals.cost_usd),
-                self.prior_tokens + int(totals.prompt_tokens + totals.completion_tokens))
 
-    def _budget_stop(self) -> str | None:
-        budget = self.plan.budget
-        if budget.steps is not None and len(self.graph) >= budget.steps:
-            return "steps"
-        left = self.time_left()
-        if left is not None and left <= 0:
-            return "time"
-        cost, tokens = self._spent()
-        if budget.cost_usd is not None and cost >= budget.cost_usd:
-            return "cost"
-        if budget.tokens is not None and tokens >= budget.tokens:
-            return "tokens"
-        if self.policy.finished(self.graph):
-            return "policy-finished"
-        return None
-
-    def _times(self) -> TimeInfo:
-        left = self.time_left()
-        steps = self.plan.budget.steps
-        exec_timeout = self.plan.budget.exec_timeout
-        return TimeInfo(time_remaining=None if left is None else round(left),
-                        steps_remaining=None if steps is None else max(0, steps - len(self.graph)),
-                        execution_timeout=round(exec_timeout if left is None else min(exec_timeout, left)))
-
-    # ------------------------------------------------------------------ the loop
-
-    async def run(self, *, resume: bool = False) -> RunSummary:
-        self.started = time.monotonic()
-        try:
-            self._setup(resume)
-        except BaseException:
-            if getattr(self, "tasks", None) is not None:
-                self.tasks.close()
-            raise
-        loop = asyncio.get_running_loop()
-        self._install_signals(loop)
-        tasks = self._tasks
-        free = list(range(self.workers))
-        try:
-            while True:
-                while free and self.stop_reason is None:
-                    self.stop_reason = self._budget_stop()
-                    if self.stop_reason is not None:
-                        break
-                    action = self.policy.propose(self.graph, self.rng)
-                    if action is None:
-                        break  # e.g. an evolutionary generation waiting for its last offspring
-                    worker = free.pop(0)
-                    node_id = self._start_node(action, worker)
-                    tasks[asyncio.create_task(self._pipeline(node_id, worker))] = (node_id, worker)
-                if not tasks:
-                    if self.stop_reason is None:
-                        self.stop_reason = self._budget_stop() or "policy-finished"
-                    break
-                if self.abort:
-                    for task in tasks:
-                        task.cancel()
-                left = self.time_left()
-                done, _ = await asyncio.wait(tasks, timeout=None if left is None else max(left, 0.05),
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if not done and self.time_left() == 0:
-                    self.stop_reason = self.stop_reason or "time"
-                    self.abort = True  # in-flight LLM calls would overrun the deadline
-                for task in done:
-                    node_id, worker = tasks.pop(task)
-                    free.append(worker)
-                    free.sort()
-                    error = None if task.cancelled() else task.exception()
-                    if error is not None:
-                        self.stop_reason = self.stop_reason or f"error: {error}"
-                        self.say(f"node {node_id} failed: {error}")
-                        self.abort = True
-        finally:
-            self._restore_signals(loop)
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            await self._wait_orphans()
-            for model in self.models.values():
-                await model.aclose()
-            self.tasks.close()
-        return self._finish()
-
-    def _start_node(self, action: Action, worker: int) -> int:
-        node = apply_action(self.graph, action)
-        op_name = self.plan.policy.roles.get(action.operator, action.operator)
-        self.journal.add_pending(node.id, parent_ids=node.parent_ids, role=node.operator, operator=op_name,
-                                 depth=node.depth, debug_depth=node.debug_depth, generation=node.generation,
-                                 island=node.island, worker=worker, meta=action.meta)
-        return node.id
-
-    # ------------------------------------------------------------------ one node
-
-    async def _pipeline(self, node_id: int, worker: int) -> None:
-        from aira_dsl.llm import BudgetExceeded
-
-        try:
-            await self._develop(node_id, worker)
-        except BudgetExceeded as exc:
-            # The spend limit was reached before this node's next call: the node is dropped
-            # (like any node in flight at the end) and the run stops.
-            self.stop_reason = self.stop_reason or ("cost" if exc.limit == "cost_usd" else "tokens")
-            raise asyncio.CancelledError from None
-
-    async def _develop(self, node_id: int, worker: int) -> None:
-        from aira_dsl.llm import CallInfo, ask_for_code
-
-        node = self.graph[node_id]
-        op: OperatorPlan = self.plan.operators[self.plan.policy.roles.get(node.operator, node.operator)]
-        times = self._times()
-        context = self.contexts.build(self.graph, op, node, times)
-        messages = build_messages(self.plan, op, context)
-        code_result = await ask_for_code(self.models[op.model], messages, retries=op.retries,
-                                         info=CallInfo(op.name, op.kind, node_id))
-        self._record_calls(node_id, op, messages, code_result.calls)
-        record: dict[str, Any] = {"plan": code_result.plan, "code": code_result.code, "error": None}
-        exec_info: dict[str, Any] | None = None
-        review: dict[str, Any] | None = None
-        grade: dict[str, Any] | None = None
-        if code_result.code is None:
-            record["error"] = f"no usable code after {code_result.attempts} attempt(s): {code_result.problem}"
-            outcome_buggy, metric, value, fitness = True, None, None, None
-        else:
-            exec_info, grade = await self._execute(node_id, worker, code_result.code, times)
-            if self.needs_review:
-                review = await self._review(node_id, node, code_result.plan, code_result.code, exec_info, times)
-            env = self._fitness_env(node, exec_info, review, grade)
-            outcome = self.fitness.evaluate(env)
-            if self.plan.fitness.oracle and grade and grade.get("test_score") is not None and not outcome.buggy:
-                test = float(grade["test_score"])
-                outcome = type(outcome)(outcome.metric, False, test, test if self.direction == "maximize" else -test)
-            outcome_buggy, metric, value, fitness = outcome.buggy, outcome.metric, outcome.value, outcome.fitness
-            record["error"] = outcome.error or (_buggy_reason(exec_info, review, metric) if outcome_buggy else None)
-        summary = review["summary"] if review else None
-        self._commit(node_id, record, exec_info, review, grade, buggy=outcome_buggy, metric=metric, value=value,
-                     fitness=fitness, summary=summary)
-        self.graph.finish(node_id, buggy=outcome_buggy, fitness=None if outcome_buggy else fitness, metric=metric,
-                          plan=code_result.plan, summary=summary)
-        self.policy.observe(self.graph, node_id)
-        self._after_node(node_id, outcome_buggy, metric, record["error"])
-
-    async def _execute(self, node_id: int, worker: int, code: str,
-                       times: TimeInfo) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        sandbox = self.sandboxes[worker]
-        loop = asyncio.get_running_loop()
-        self.rundir.write_node_file(node_id, "solution.py", code)
-        workspace = await loop.run_in_executor(None, lambda: sandbox.prepare(
-            f"node-{node_id:05d}", self.task.public_dir, {"solution.py": code.encode("utf-8")}))
-        wall = max(1.0, float(times.execution_timeout or self.plan.budget.exec_timeout))
-        limits = self.default_limits.override(wall_time=wall)
-        future = loop.run_in_executor(None, lambda: sandbox.run(workspace, "solution.py", limits))
-        try:
-            result = await asyncio.shield(future)
-        except asyncio.CancelledError:
-            # The sandbox kills the script at its own deadline; clean up once it has.
-            future.add_done_callback(lambda _: sandbox.cleanup(workspace))
-            self._orphans.append(future)
-            raise
-        try:
-            submission = workspace.submission_dir / "submission.csv"
-            exists = submission.is_file()
-            reported = _read_reported(workspace.working_dir / "metrics.json")
-            hidden = None
-            if self.task.has_hidden_validation:
-                hidden = await loop.run_in_executor(None, self.tasks.hidden_score, workspace.submission_dir)
-            # Grading checks the submission first (an invalid one is never scored), so one call
-            # gives both the validity the fitness rules read and the hidden test score.
-            report = await loop.run_in_executor(None, self.tasks.grade, submission) if exists else None
-            valid = bool(report and report["valid"])
-            reason = None if valid else (report["reason"] if report else "no submission.csv was written")
-            grade = None
-            if report is not None and valid:
-                self.rundir.write_node_file(node_id, "submission.csv", submission.read_bytes())
-                grade = {"test_score": report["score"], "valid_submission": True, "gold": report["gold"],
-                         "silver": report["silver"], "bronze": report["bronze"],
-                         "above_median": report["above_median"], "report": report["report"], "hidden_score": hidden}
-            elif hidden is not None:
-                grade = {"test_score": None, "valid_submission": False, "gold": False, "silver": False,
-                         "bronze": False, "above_median": False, "report": {}, "hidden_score": hidden}
-        finally:
-            await loop.run_in_executor(None, sandbox.cleanup, workspace)
-        self.rundir.write_node_file(node_id, "output.txt", result.output)
-        info = {"exit_code": result.exit_code, "timed_out": result.timed_out, "oom_killed": result.oom_killed,
-                "duration": result.duration, "output": result.output, "isolation": result.isolation,
-                "submission_exists": exists, "submission_valid": valid, "submission_reason": reason,
-                "reported": reported, "hidden_score": hidden}
-        return info, grade
-
-    async def _review(self, node_id: int, node: NodeView, plan_text: str, code: str, exec_info: dict[str, Any],
-                      times: TimeInfo) -> dict[str, Any]:
-        from aira_dsl.llm import CallInfo, ask_for_review
-
-        op = self.plan.operators[self.plan.policy.roles["analyze"]]
-        node_info = {"code": code, "plan": plan_text, "output": exec_info["output"],
-                     "exit_code": exec_info["exit_code"], "timed_out": exec_info["timed_out"],
-                     "duration": exec_info["duration"]}
-        messages = build_messages(self.plan, op, self.contexts.analyze_context(self.graph, op, node_info, times))
-        result = await ask_for_review(self.models[op.model], messages, info=CallInfo(op.name, "analyze", node_id),
-                                      retries=op.retries)
-        self._record_calls(node_id, op, messages, result.calls)
-        return {"is_bug": bool(result.review.is_bug), "summary": result.review.summary or "",
-                "metric": result.review.metric, "method": str(result.method) if result.method else None}
-
-    def _fitness_env(self, node: NodeView, exec_info: dict[str, Any], review: dict[str, Any] | None,
-                     grade: dict[str, Any] | None) -> dict[str, Any]:
-        return {
-            "exec": {k: exec_info[k] for k in ("exit_code", "timed_out", "oom_killed", "duration")},
-            "review": review or {"is_bug": False, "summary": "", "metric": None},
-            "submission": {"exists": exec_info["submission_exists"], "valid": exec_info["submission_valid"],
-                           "reason": exec_info["submission_reason"]},
-            "reported": exec_info["reported"],
-            "hidden": {"score": exec_info["hidden_score"]},
-            "node": {"step": node.id, "depth": node.depth, "debug_depth": node.debug_depth,
-                     "num_children": self.graph.num_children(node.id), "operator": node.operator, "buggy": None},
-        }
-
-    def _record_calls(self, node_id: int, op: OperatorPlan, messages: list[dict[str, str]], calls: Any) -> None:
-        model = self.plan.models[op.model].model
-        for attempt, call in enumerate(calls, start=1):
-            usage = call.usage
-            self.journal.conn.execute(
-                "INSERT INTO llm_calls (node_id, operator, kind, model, attempt, messages, response, reasoning,"
-                " prompt_tokens, completion_tokens, reasoning_tokens, cost_usd, latency, cached, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (node_id, op.name, op.kind, model, attempt, json.dumps(messages, ensure_ascii=False),
-                 call.text if call.tool_arguments is None else call.tool_arguments, call.reasoning,
-                 usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens, call.cost_usd,
-                 call.latency, int(call.cached), time.time()))
-
-    def _commit(self, node_id: int, record: dict[str, Any], exec_info: dict[str, Any] | None,
-                review: dict[str, Any] | None, grade: dict[str, Any] | None, *, buggy: bool, metric: float | None,
-                value: float | None, fitness: float | None, summary: str | None) -> None:
-        with self.journal.transaction() as conn:
-            if exec_info is not None:
-                conn.execute(
-                    "INSERT OR REPLACE INTO executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (node_id, exec_info["exit_code"], int(exec_info["timed_out"]), int(exec_info["oom_killed"]),
-                     exec_info["duration"], exec_info["output"], exec_info["isolation"],
-                     int(exec_info["submission_exists"]), int(exec_info["submission_valid"]),
-                     exec_info["submission_reason"], json.dumps(exec_info["reported"], sort_keys=True)))
-            if review is not None:
-                conn.execute("INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?)",
-                             (node_id, int(review["is_bug"]), review["summary"], review["metric"], review["method"]))
-            if grade is not None:
-                conn.execute("INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             (node_id, grade.get("hidden_score"), grade["test_score"], int(grade["valid_submission"]),
-                              int(grade["gold"]), int(grade["silver"]), int(grade["bronze"]),
-                              int(grade["above_median"]), json.dumps(grade["report"], sort_keys=True, default=str)))
-            conn.execute(
-                "UPDATE nodes SET status='done', buggy=?, metric=?, fitness=?, value=?, plan=?, code=?, summary=?,"
-                " error=?, finished_at=? WHERE id=?",
-                (int(buggy), metric, None if buggy else fitness, value, record["plan"], record["code"], summary,
-                 record["error"], time.time(), node_id))
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('elapsed', ?)", (json.dumps(self.elapsed()),))
-
-    # ------------------------------------------------------------------ best and events
-
-    def _best_id(self) -> int | None:
-        best = self.graph.best(1)
-        return best[0].id if best else None
-
-    def _publish_best(self) -> None:
-        if self.best_id is None:
-            return
-        node = self.graph[self.best_id]
-        if not (self.rundir.node_dir(node.id) / "submission.csv").is_file():
-            return
-        self.rundir.publish_best(node.id, {"node": node.id, "metric": node.metric, "fitness": node.fitness,
-                                           "operator": node.operator})
-
-    def _after_node(self, node_id: int, buggy: bool, metric: float | None, error: str | None) -> None:
-        best = self._best_id()
-        if best != self.best_id:
-            self.best_id = best
-            self._publish_best()
-        cost, tokens = self._spent()
-        best_metric = self.graph[best].metric if best is not None else None
-        self.rundir.update_run(steps=len(self.graph.done()), best_node=best, best_validation=best_metric,
-                               cost_usd=round(cost, 6), tokens=tokens)
-        self.on_node(NodeEvent(node_id, self.graph[node_id].operator, buggy, metric, best, best_metric, error,
-                               len(self.graph.done()), self.elapsed(), cost, tokens))
-
-    # ------------------------------------------------------------------ stopping
-
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        def interrupt() -> None:
-            self._interrupts += 1
-            if self._interrupts == 1:
-                self.stop_reason = "interrupted"
-                self.say("stopping: letting nodes in flight finish (Ctrl-C again to abort them)")
-            else:
-                self.abort = True
-                self.say("aborting nodes in flight")
-                for task in self._tasks:
-                    task.cancel()
-
-        try:
-            loop.add_signal_handler(signal.SIGINT, interrupt)
-            loop.add_signal_handler(signal.SIGTERM, interrupt)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            pass
-
-    def _restore_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
-
-    async def _wait_orphans(self) -> None:
-        if self._orphans:
-            await asyncio.wait(self._orphans, timeout=max(5.0, self.default_limits.wall_time))
-
-    def _finish(self) -> RunSummary:
-        dropped = self.journal.delete_pending()
-        reason = self.stop_reason or "finished"
-        status = "interrupted" if reason == "interrupted" else "failed" if reason.startswith("error") else "finished"
-        self.journal.set_meta("elapsed", self.elapsed())
-        self.journal.event("stop", reason=reason, dropped=dropped)
-        best = self.best_id
-        grade = None
-        if best is not None:
-            rows = self.journal.rows("SELECT * FROM grades WHERE node_id = ?", (best,))
-            grade = dict(rows[0]) if rows else None
-        medal = None
-        if grade:
-            medal = "gold" if grade["gold"] else "silver" if grade["silver"] else "bronze" if grade["bronze"] else None
-        cost, tokens = self._spent()
-        summary = RunSummary(
-            run_dir=self.rundir.root, status=status, stop_reason=reason, steps=len(self.graph.done()),
-            best_node=best, best_validation=self.graph[best].metric if best is not None else None,
-            best_test=grade["test_score"] if grade else None, medal=medal,
-            above_median=bool(grade["above_median"]) if grade else None, cost_usd=cost, tokens=tokens,
-            elapsed=self.elapsed(), task={"id": self.task.id, "metric": self.task.metric, "direction": self.direction})
-        self.rundir.update_run(status=status, stop_reason=reason, finished_at=time.time(), steps=summary.steps,
-                               best_node=best, best_validation=summary.best_validation, best_test=summary.best_test,
-                               medal=medal, above_median=summary.above_median, cost_usd=round(cost, 6),
-                               tokens=tokens)
-        self.journal.close()
-        self.cache_close()
-        return summary
-
-    def cache_close(self) -> None:
-        close = getattr(self.cache, "close", None)
-        if callable(close):
-            close()
+def _remove_leftovers(rundir: RunDir) -> None:
+    """Workspaces and read-back copies of nodes that were in flight when the run stopped."""
+    for folder in (rundir.work, rundir.root / "readback"):
+        if folder.is_dir():
+            for item in folder.iterdir():
+                shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)

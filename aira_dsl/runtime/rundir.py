@@ -50,6 +50,17 @@ class RunDir:
     def node_dir(self, node_id: int) -> Path:
         return self.root / "nodes" / f"{node_id:05d}"
 
+    @property
+    def work(self) -> Path:
+        """Where sandbox workspaces are created (one folder per node in flight)."""
+        return self.root / "work"
+
+    def scratch_root(self) -> Path:
+        """A host-only folder for what the host reads back from workspaces (never mounted)."""
+        folder = self.root / "readback"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return folder
+
     def exists(self) -> bool:
         return self.run_json.is_file() and (self.root / "journal.sqlite").is_file()
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aira_dsl.runtime.records import Grade, SubmissionCheck
+
 __all__ = ["TaskInfo", "TaskService", "TaskServiceError"]
 
 
@@ -37,6 +39,8 @@ class TaskInfo:
     public_dir: Path
     has_hidden_validation: bool
     data_preview: str
+    hidden_predictions: str | None = None
+    """File name the solution writes hidden-validation predictions to (None without hidden validation)."""
 
 
 _TASK: Any = None  # the loaded task, in the helper process
@@ -59,21 +63,33 @@ def _load(ref: str, mlebench_data_dir: Path | None, cache_dir: Path | None,
                              hidden_validation=hidden_validation)
     except TaskError as exc:
         return "error", (str(exc), getattr(exc, "hint", None))
+    from aira_dsl.tasks.model import HIDDEN_PREDICTIONS_FILE
+
     task = _TASK
+    hidden = task.hidden_validation is not None
     return "ok", TaskInfo(id=task.id, name=task.name, description=task.description, metric=task.metric,
                           direction=task.direction, public_dir=Path(task.public_dir),
-                          has_hidden_validation=task.hidden_validation is not None,
-                          data_preview=data_preview(task.public_dir))
+                          has_hidden_validation=hidden, data_preview=data_preview(task.public_dir),
+                          hidden_predictions=HIDDEN_PREDICTIONS_FILE if hidden else None)
 
 
-def _grade(path: str) -> dict[str, Any]:
+def _check(path: str) -> SubmissionCheck:
+    from aira_dsl.tasks import check_submission
+
+    exists = Path(path).is_file()
+    if not exists:
+        return SubmissionCheck.missing()
+    check = check_submission(_TASK, Path(path))
+    return SubmissionCheck(True, bool(check.valid), None if check.valid else check.reason)
+
+
+def _grade(path: str) -> Grade:
     from aira_dsl.tasks import grade_submission
 
     report = grade_submission(_TASK, Path(path))
-    return {"score": report.score, "valid": bool(report.valid_submission), "reason": report.reason,
-            "gold": bool(report.gold_medal), "silver": bool(report.silver_medal),
-            "bronze": bool(report.bronze_medal), "above_median": bool(report.above_median),
-            "report": report.to_dict()}
+    return Grade(hidden_score=None, test_score=report.score, valid_submission=bool(report.valid_submission),
+                 gold=bool(report.gold_medal), silver=bool(report.silver_medal), bronze=bool(report.bronze_medal),
+                 above_median=bool(report.above_median), report=report.to_dict())
 
 
 def _hidden(submission_dir: str) -> float | None:
@@ -101,7 +117,21 @@ class TaskService:
             raise TaskServiceError(message, hint)
         self.info: TaskInfo = value
 
-    def grade(self, submission: Path) -> dict[str, Any]:
+    @property
+    def has_hidden_validation(self) -> bool:
+        return self.info.has_hidden_validation
+
+    @property
+    def hidden_predictions(self) -> str | None:
+        return self.info.hidden_predictions
+
+    def check(self, submission: Path) -> SubmissionCheck:
+        """Is the file a valid submission (format only; no score)?"""
+        if self._pool is None:
+            return _check(str(submission))
+        return self._pool.submit(_check, str(submission)).result()
+
+    def grade(self, submission: Path) -> Grade:
         """Check and score a submission on the private answers (never seen by the agent)."""
         if self._pool is None:
             return _grade(str(submission))

@@ -1,0 +1,381 @@
+"""The node pipeline: what happens to one node, from its context to its grade.
+
+    context → prompt → generate (LLM) → sandbox → read-back → submission check → review → fitness → grade
+
+Each stage is a method with its collaborators passed in (a :class:`~aira_dsl.llm.types.ChatModel`
+per model, a :class:`~aira_dsl.sandbox.base.Sandbox` per worker, a :class:`Grader` for the task),
+so the pipeline can be tested with in-memory fakes and the scheduler stays a scheduler. The
+pipeline returns a :class:`~aira_dsl.runtime.records.NodeOutcome`; the scheduler commits it.
+
+Order matters: the review sees whether the submission was accepted (and why not); fitness sees
+the review; grading on the private answers comes last and feeds nothing back into the search —
+unless ``fitness.oracle`` is set, an ablation in which the grade is taken before fitness and the
+test score replaces the fitness of valid nodes.
+
+The generate stage is chosen per operator kind (:data:`GENERATORS`): today every code kind
+makes one LLM call (re-asked while the answer holds no code); pipelines of several calls and
+tool-using agents plug in here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from aira_dsl.plan import OperatorPlan, Plan
+from aira_dsl.prompting import build_messages
+from aira_dsl.runtime.context import ContextBuilder, TimeInfo, node_env
+from aira_dsl.runtime.fitness import FitnessEvaluator
+from aira_dsl.runtime.records import CallRecord, Execution, Grade, NodeOutcome, Review, SubmissionCheck
+from aira_dsl.runtime.rundir import RunDir
+from aira_dsl.sandbox.base import Limits, Sandbox
+from aira_dsl.search import Graph, NodeView
+
+__all__ = [
+    "GENERATORS",
+    "MAX_REPORTED_METRICS",
+    "CodeGenerator",
+    "Generated",
+    "Generator",
+    "Grader",
+    "NodePipeline",
+    "RecordingModel",
+    "buggy_reason",
+]
+
+MAX_REPORTED_METRICS = 50
+REPORTED_LIMIT = 1e12
+"""Reported metrics outside ±this are not numbers a solution honestly measured: ignored."""
+
+_T = TypeVar("_T")
+
+
+class Grader(Protocol):
+    """The task, as the pipeline needs it (``aira_dsl.runtime.taskservice.TaskService``)."""
+
+    @property
+    def hidden_predictions(self) -> str | None:
+        """The file name (in ``./submission``) of the hidden-validation predictions; None without
+        hidden validation."""
+        ...
+
+    def check(self, submission: Path) -> SubmissionCheck:
+        """Format check of a submission file (no score)."""
+        ...
+
+    def hidden_score(self, submission_dir: Path) -> float | None:
+        """The score on the framework-held validation split, if the task has one."""
+        ...
+
+    def grade(self, submission: Path) -> Grade:
+        """Score a valid submission on the private answers."""
+        ...
+
+
+class RecordingModel:
+    """A :class:`~aira_dsl.llm.types.ChatModel` that reports each call the moment it returns.
+
+    The pipeline wraps a node's model in one, so every call is journaled when it is made (money
+    spent survives a crash) and nothing in the LLM layer needs to know about journals.
+    """
+
+    def __init__(self, inner: Any, on_call: Callable[[Sequence[Mapping[str, str]], Any], None]) -> None:
+        self._inner = inner
+        self._on_call = on_call
+
+    @property
+    def settings(self) -> Any:
+        return self._inner.settings
+
+    @property
+    def review_method(self) -> Any:
+        return self._inner.review_method
+
+    @review_method.setter
+    def review_method(self, value: Any) -> None:
+        self._inner.review_method = value
+
+    async def chat(self, messages: Sequence[Mapping[str, str]], **kwargs: Any) -> Any:
+        result = await self._inner.chat(messages, **kwargs)
+        self._on_call([dict(m) for m in messages], result)
+        return result
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What a generate stage produced: the solution's plan and code (None: no usable code)."""
+
+    plan: str
+    code: str | None
+    problem: str | None
+    attempts: int
+
+
+class Generator(Protocol):
+    """How an operator kind turns its rendered prompt into a solution."""
+
+    async def generate(self, model: Any, messages: list[dict[str, str]], op: OperatorPlan, node_id: int) -> Generated:
+        ...
+
+
+class CodeGenerator:
+    """One LLM call, re-asked up to the operator's ``retries`` while the answer holds no code."""
+
+    async def generate(self, model: Any, messages: list[dict[str, str]], op: OperatorPlan, node_id: int) -> Generated:
+        from aira_dsl.llm import CallInfo, ask_for_code
+
+        result = await ask_for_code(model, messages, retries=op.retries, info=CallInfo(op.name, op.kind, node_id))
+        return Generated(result.plan, result.code, result.problem, result.attempts)
+
+
+GENERATORS: dict[str, Generator] = {}
+"""Operator kind → its generate stage; kinds not listed use :class:`CodeGenerator`."""
+
+
+def buggy_reason(execution: Execution, review: Review | None, metric: float | None) -> str:
+    """A short human reason for a buggy verdict (the fitness rule itself may be any expression)."""
+    if execution.timed_out:
+        return "timed out"
+    if execution.oom_killed:
+        return "killed by the memory limit"
+    if execution.exit_code != 0:
+        return f"exit code {execution.exit_code}"
+    if not execution.submission_valid:
+        return f"invalid submission: {execution.submission_reason}"
+    if review is not None and review.is_bug:
+        return f"the reviewer found a bug: {review.summary[:200]}"
+    if metric is None:
+        return "no validation metric"
+    return "judged buggy by fitness.buggy"
+
+
+def read_reported(path: Path) -> dict[str, float]:
+    """Numbers a solution reported in ``working/metrics.json``: finite, within ±1e12, at most 50;
+    anything else is ignored."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")[:100_000])
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out: dict[str, float] = {}
+    for key, value in list(data.items())[:MAX_REPORTED_METRICS]:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:
+                continue
+            if math.isfinite(number) and abs(number) <= REPORTED_LIMIT:
+                out[str(key)[:200]] = number
+    return out
+
+
+@dataclass
+class _Run:
+    """The execution stage's result, before it becomes a record."""
+
+    execution: Execution
+    submission_copy: Path | None
+    hidden_score: float | None
+
+
+@dataclass
+class NodePipeline:
+    """Develops one node at a time per worker; its collaborators are passed in."""
+
+    plan: Plan
+    models: Mapping[str, Any]
+    sandboxes: Sequence[Sandbox]
+    grader: Grader
+    contexts: ContextBuilder
+    fitness: FitnessEvaluator
+    rundir: RunDir
+    data_dir: Path | None
+    limits: Limits
+    executor: Executor | None = None
+    on_call: Callable[[CallRecord], None] = lambda call: None
+    generators: Mapping[str, Generator] = field(default_factory=lambda: GENERATORS)
+    direction: str = "maximize"
+
+    def __post_init__(self) -> None:
+        self.needs_review = self.fitness.reads("review") and "analyze" in self.plan.policy.roles
+        self._orphans: list[asyncio.Future[Any]] = []
+
+    async def wait_orphans(self) -> None:
+        """Wait for executions whose node was cancelled: each ends at its own deadline, and its
+        workspace is cleaned up then."""
+        if self._orphans:
+            await asyncio.wait(self._orphans, timeout=max(5.0, self.limits.wall_time))
+
+    async def _off_loop(self, fn: Callable[[], _T]) -> _T:
+        """Run blocking work (sandbox, rendering, file reads, grading requests) in the engine's pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+    def _model(self, op: OperatorPlan, node_id: int) -> RecordingModel:
+        model_name = self.plan.models[op.model].model
+        attempts = [0]
+
+        def record(messages: Sequence[Mapping[str, str]], result: Any) -> None:
+            attempts[0] += 1
+            usage = result.usage
+            self.on_call(CallRecord(
+                node_id=node_id, operator=op.name, kind=op.kind, model=model_name, attempt=attempts[0],
+                messages=[dict(m) for m in messages],
+                response=result.text if result.tool_arguments is None else result.tool_arguments,
+                reasoning=result.reasoning, prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens,
+                cost_usd=result.cost_usd, latency=result.latency, cached=bool(result.cached)))
+
+        return RecordingModel(self.models[op.model], record)
+
+    # ------------------------------------------------------------------ the stages
+
+    async def run(self, graph: Graph, node: NodeView, worker: int, times: TimeInfo,
+                  allowance: Callable[[], float | None] | None = None) -> NodeOutcome:
+        """Develop ``node`` (pending in ``graph``) on ``worker``'s sandbox.
+
+        ``times`` is what the prompt is told; ``allowance`` gives the execution's time limit when
+        the execution starts (after the LLM call, whose latency it accounts for); without it the
+        prompt's ``execution_timeout`` is used.
+        """
+        op = self.plan.operators[node.operator]
+        context = self.contexts.build(graph, op, node, times)
+        messages = await self._off_loop(lambda: build_messages(self.plan, op, context))
+        generator = self.generators.get(op.kind) or CodeGenerator()
+        generated = await generator.generate(self._model(op, node.id), messages, op, node.id)
+        if generated.code is None:
+            return NodeOutcome(node.id, buggy=True, metric=None, value=None, fitness=None, plan=generated.plan,
+                               code=None, summary=None,
+                               error=f"no usable code after {generated.attempts} attempt(s): {generated.problem}")
+        scratch = Path(tempfile.mkdtemp(prefix=f"node-{node.id:05d}-", dir=self.rundir.scratch_root()))
+        try:
+            limit = allowance() if allowance is not None else times.execution_timeout
+            run = await self._execute(node.id, worker, generated.code, limit, scratch)
+            review = await self._review(graph, node, generated, run.execution, times) if self.needs_review else None
+            grade = None
+            if self.plan.fitness.oracle:
+                grade = await self._grade(run)
+            outcome = self.fitness.evaluate(self._fitness_env(graph, node, run, review))
+            if self.plan.fitness.oracle and grade is not None and grade.test_score is not None and not outcome.buggy:
+                test = float(grade.test_score)
+                outcome = type(outcome)(outcome.metric, False, test, test if self.direction == "maximize" else -test)
+            if not self.plan.fitness.oracle:
+                grade = await self._grade(run)
+        finally:
+            await self._off_loop(lambda: shutil.rmtree(scratch, ignore_errors=True))
+        error = outcome.error or (buggy_reason(run.execution, review, outcome.metric) if outcome.buggy else None)
+        return NodeOutcome(node.id, buggy=outcome.buggy, metric=outcome.metric, value=outcome.value,
+                           fitness=outcome.fitness, plan=generated.plan, code=generated.code,
+                           summary=review.summary if review else None, error=error, execution=run.execution,
+                           review=review, grade=grade)
+
+    async def _execute(self, node_id: int, worker: int, code: str, limit: float | None, scratch: Path) -> _Run:
+        """Sandbox → read-back → submission check (and the hidden-validation score).
+
+        ``limit`` is the execution's time allowance in seconds (None: the plan's exec_timeout);
+        an allowance of 0 (no time left) still gives the script one second, never the full limit.
+        """
+        sandbox = self.sandboxes[worker]
+        self.rundir.write_node_file(node_id, "solution.py", code)
+        workspace = await self._off_loop(lambda: sandbox.prepare(
+            f"node-{node_id:05d}", self.data_dir, {"solution.py": code.encode("utf-8")}))
+        wall = max(1.0, float(self.plan.budget.exec_timeout if limit is None else limit))
+        limits = self.limits.override(wall_time=wall)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.executor, lambda: sandbox.run(workspace, "solution.py", limits))
+        try:
+            result = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The sandbox kills the script at its own deadline; clean up once it has.
+            future.add_done_callback(lambda _: sandbox.cleanup(workspace))
+            self._orphans.append(future)
+            raise
+        try:
+            copy, reported, hidden_dir = await self._off_loop(lambda: self._read_back(workspace, scratch))
+            hidden = None
+            if hidden_dir is not None:
+                hidden = await self._off_loop(lambda: self.grader.hidden_score(hidden_dir))
+            check = (await self._off_loop(lambda: self.grader.check(copy)) if copy is not None
+                     else SubmissionCheck.missing())
+        finally:
+            await self._off_loop(lambda: sandbox.cleanup(workspace))
+        self.rundir.write_node_file(node_id, "output.txt", result.output)
+        if check.valid and copy is not None:
+            self.rundir.write_node_file(node_id, "submission.csv", copy.read_bytes())
+        execution = Execution(
+            exit_code=result.exit_code, timed_out=result.timed_out, oom_killed=result.oom_killed,
+            duration=result.duration, output=result.output, isolation=result.isolation,
+            submission_exists=check.exists, submission_valid=check.valid, submission_reason=check.reason,
+            reported=reported)
+        return _Run(execution, copy if check.valid else None, hidden)
+
+    def _read_back(self, workspace: Any, scratch: Path) -> tuple[Path | None, dict[str, float], Path | None]:
+        """Copy what the host reads out of the workspace into host-owned ``scratch``: the
+        submission, the hidden-validation predictions and the reported metrics. Graders only ever
+        see these copies."""
+        submission = workspace.submission_dir / "submission.csv"
+        copy = None
+        if submission.is_file():
+            copy = scratch / "submission" / "submission.csv"
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(submission, copy)
+        hidden_dir = None
+        name = self.grader.hidden_predictions
+        if name is not None and (workspace.submission_dir / name).is_file():
+            hidden_dir = scratch / "submission"
+            hidden_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(workspace.submission_dir / name, hidden_dir / name)
+        reported = read_reported(workspace.working_dir / "metrics.json")
+        return copy, reported, hidden_dir
+
+    async def _review(self, graph: Graph, node: NodeView, generated: Generated, execution: Execution,
+                      times: TimeInfo) -> Review:
+        from aira_dsl.llm import CallInfo, ask_for_review
+
+        op = self.plan.operators[self.plan.policy.roles["analyze"]]
+        node_info = {"code": generated.code, "plan": generated.plan, "output": execution.output,
+                     "exit_code": execution.exit_code, "timed_out": execution.timed_out,
+                     "duration": execution.duration}
+        context = self.contexts.analyze_context(graph, op, node_info, times)
+        messages = await self._off_loop(lambda: build_messages(self.plan, op, context))
+        result = await ask_for_review(self._model(op, node.id), messages, info=CallInfo(op.name, op.kind, node.id),
+                                      retries=op.retries)
+        return Review(is_bug=bool(result.review.is_bug), summary=result.review.summary or "",
+                      metric=result.review.metric, method=str(result.method) if result.method else None)
+
+    def _fitness_env(self, graph: Graph, node: NodeView, run: _Run, review: Review | None) -> dict[str, Any]:
+        """The ``fitness`` expression context (``aira_dsl.expr.contexts``) of a node."""
+        execution = run.execution
+        return {
+            "exec": {"exit_code": execution.exit_code, "timed_out": execution.timed_out,
+                     "oom_killed": execution.oom_killed, "duration": execution.duration},
+            "review": ({"is_bug": review.is_bug, "summary": review.summary, "metric": review.metric}
+                       if review else {"is_bug": False, "summary": "", "metric": None}),
+            "submission": {"exists": execution.submission_exists, "valid": execution.submission_valid,
+                           "reason": execution.submission_reason},
+            "reported": execution.reported,
+            "hidden": {"score": run.hidden_score},
+            "node": node_env(graph, node),
+        }
+
+    async def _grade(self, run: _Run) -> Grade | None:
+        """Score a valid submission on the private answers; None when there is nothing to grade."""
+        if run.submission_copy is None:
+            if run.hidden_score is None:
+                return None
+            return Grade(hidden_score=run.hidden_score, test_score=None, valid_submission=False, gold=False,
+                         silver=False, bronze=False, above_median=False)
+        copy = run.submission_copy
+        grade = await self._off_loop(lambda: self.grader.grade(copy))
+        return Grade(hidden_score=run.hidden_score, test_score=grade.test_score,
+                     valid_submission=grade.valid_submission, gold=grade.gold, silver=grade.silver,
+                     bronze=grade.bronze, above_median=grade.above_median, report=grade.report)
+
