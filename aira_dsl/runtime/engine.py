@@ -241,13 +241,17 @@ class Engine:
         self._publish_best()
 
     def _load_graph(self) -> Graph:
-        graph = Graph()
-        for rec in self.journal.nodes("done"):
-            graph.add(NodeView(id=rec.id, parent_ids=rec.parent_ids, operator=rec.role, status="done",
-                               buggy=bool(rec.buggy), fitness=None if rec.buggy else rec.fitness, metric=rec.metric,
-                               plan=rec.plan or "", summary=rec.summary, debug_depth=rec.debug_depth, depth=rec.depth,
-                               generation=rec.generation, island=rec.island))
-        return graph
+        records = self.journal.nodes("done")
+        durations = {int(row["node_id"]): float(row["duration"])
+                     for row in self.journal.rows("SELECT node_id, duration FROM executions")}
+        views = [NodeView(id=rec.id, parent_ids=rec.parent_ids, operator=rec.role, status="done",
+                          buggy=bool(rec.buggy), fitness=None if rec.buggy else rec.fitness, metric=rec.metric,
+                          plan=rec.plan or "", summary=rec.summary, debug_depth=rec.debug_depth, depth=rec.depth,
+                          generation=rec.generation, island=rec.island, duration=durations.get(rec.id))
+                 for rec in records]
+        # Steady-state evolution admits individuals in arrival order: replay the order they finished.
+        order = [rec.id for rec in sorted(records, key=lambda r: (r.finished_at or 0.0, r.id))]
+        return Graph(views, finish_order=order)
 
     # ------------------------------------------------------------------ budgets
 
@@ -401,7 +405,8 @@ class Engine:
         self._commit(node_id, record, exec_info, review, grade, buggy=outcome_buggy, metric=metric, value=value,
                      fitness=fitness, summary=summary)
         self.graph.finish(node_id, buggy=outcome_buggy, fitness=None if outcome_buggy else fitness, metric=metric,
-                          plan=code_result.plan, summary=summary)
+                          plan=code_result.plan, summary=summary,
+                          duration=None if exec_info is None else float(exec_info["duration"]))
         self.policy.observe(self.graph, node_id)
         self._after_node(node_id, outcome_buggy, metric, record["error"])
 

@@ -7,9 +7,11 @@ their randomness comes from the ``random.Random`` the engine passes in, so a run
 reproducible from its seed and its sequence of outcomes.
 
 Policy state must be a function of the graph: :meth:`PolicyBase.rebuild` replays the
-observations of every finished node in id order, which is how a resumed run recovers the exact
-state the crashed run had. Each policy is written so that the order in which concurrent
-workers finish does not change its state (see the policy modules for how).
+observations of every finished node in the order they finished (``Graph.finish_order``), which is
+how a resumed run recovers the exact state the crashed run had. Every policy except the
+steady-state evolutionary one is written so that the order in which concurrent workers finish
+does not change its state (see the policy modules for how); steady-state evolution admits each
+individual on arrival, so its state depends on that order, which the graph records.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class Policy(Protocol):
         ...
 
     def rebuild(self, graph: Graph) -> None:
-        """Reset and replay the observation of every finished node of ``graph`` in id order."""
+        """Reset and replay the observation of every finished node of ``graph`` in the order they finished."""
         ...
 
 
@@ -78,9 +80,17 @@ _P = TypeVar("_P")
 
 
 def param(default: Any, kind: str, *, lo: float | None = None, hi: float | None = None,
-          lo_open: bool = False) -> Any:
-    """Declare a policy parameter: ``kind`` is ``int``, ``float`` or ``int?`` (int or null)."""
-    return field(default=default, metadata={"kind": kind, "lo": lo, "hi": hi, "lo_open": lo_open})
+          lo_open: bool = False, choices: tuple[str, ...] = (), duration: bool = False) -> Any:
+    """Declare a policy parameter.
+
+    ``kind`` is ``int``, ``float``, ``int?`` / ``float?`` (that type or null) or ``str`` (one of
+    ``choices``). ``duration`` marks a ``float?`` written in specs as a duration (``6h``); the
+    compiler converts it to seconds, so the policy always receives a number.
+    """
+    if kind == "str" and not choices:
+        raise ValueError("a str parameter needs its choices")
+    return field(default=default, metadata={"kind": kind, "lo": lo, "hi": hi, "lo_open": lo_open,
+                                            "choices": tuple(choices), "duration": duration})
 
 
 def parse_params(cls: type[_P], kind: str, values: Mapping[str, Any]) -> _P:
@@ -106,8 +116,12 @@ def parse_params(cls: type[_P], kind: str, values: Mapping[str, Any]) -> _P:
 def _check_value(kind: str, name: str, value: Any, rule: Mapping[str, Any]) -> Any:
     where = f"{kind} policy parameter '{name}'"
     expect = rule["kind"]
+    if expect == "str":
+        if value not in rule["choices"]:
+            raise PolicyConfigError(f"{where} must be one of {', '.join(rule['choices'])}, got {value!r}")
+        return value
     if value is None:
-        if expect == "int?":
+        if expect.endswith("?"):
             return None
         raise PolicyConfigError(f"{where} must be a number, got null")
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -178,8 +192,8 @@ class PolicyBase:
     def rebuild(self, graph: Graph) -> None:
         self._observed = set()
         self._reset()
-        for node in graph.done():
-            self.observe(graph, node.id)
+        for node_id in graph.finish_order():
+            self.observe(graph, node_id)
 
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind, "observed": len(self._observed), **self._state()}

@@ -3,8 +3,9 @@
 Rules, applied each time a worker asks for work:
 
 1. while fewer than ``num_drafts`` drafts exist (pending ones count) → DRAFT;
-2. otherwise, with probability ``debug_prob``: DEBUG a buggy leaf whose ``debug_depth`` is below
-   ``max_debug_depth``, drawn uniformly (candidates in id order) — if there is one;
+2. otherwise, with probability ``debug_prob``: DEBUG a buggy leaf whose debug chain is still
+   open (depth below ``max_debug_depth``, time below ``max_debug_time``; see
+   :mod:`aira_dsl.search.debugging`), drawn uniformly (candidates in id order) — if there is one;
 3. otherwise IMPROVE the best valid node (highest fitness, the older node on ties);
 4. if no node is valid yet → DRAFT.
 
@@ -15,6 +16,8 @@ the sequential algorithm does over consecutive steps.
 
 The depth test is strict (``<``), so ``max_debug_depth`` is the longest chain of consecutive
 debug steps on a branch, as the spec documents; AIDE's original test (``<=``) allows one more.
+AIRA-dojo's greedy solver uses ``<=`` and counts its drafts at depth 1, so its
+``max_debug_depth: 20`` is ``max_debug_depth: 21, draft_debug_depth: 1`` here (docs/fidelity.md).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from aira_dsl.search.base import Action, PolicyBase, param
+from aira_dsl.search.debugging import DebugLimits, may_debug
 from aira_dsl.search.graph import Graph, NodeView
 
 __all__ = ["GreedyParams", "GreedyPolicy"]
@@ -35,6 +39,8 @@ class GreedyParams:
     num_drafts: int = param(5, "int", lo=1)
     debug_prob: float = param(1.0, "float", lo=0.0, hi=1.0)
     max_debug_depth: int = param(20, "int", lo=0)
+    max_debug_time: float | None = param(None, "float?", lo=0.0, lo_open=True, duration=True)
+    draft_debug_depth: int = param(0, "int", lo=0)
 
 
 class GreedyPolicy(PolicyBase):
@@ -45,6 +51,8 @@ class GreedyPolicy(PolicyBase):
 
     def __init__(self, params: GreedyParams | None = None, roles: Mapping[str, str] | None = None) -> None:
         self.params = params or GreedyParams()
+        self.limits = DebugLimits(self.params.max_debug_depth, self.params.max_debug_time,
+                                  self.params.draft_debug_depth)
         super().__init__(roles)
 
     def _reset(self) -> None:
@@ -68,7 +76,7 @@ class GreedyPolicy(PolicyBase):
 
     def debuggable(self, graph: Graph) -> list[NodeView]:
         """Buggy leaves that may still be debugged, oldest first."""
-        return [n for n in graph.leaves() if n.is_buggy and n.debug_depth < self.params.max_debug_depth]
+        return [n for n in graph.leaves() if may_debug(graph, n, self.limits)]
 
     def propose(self, graph: Graph, rng: random.Random) -> Action | None:
         if graph.num_children(None) < self.params.num_drafts:

@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_BUGGY",
     "DEFAULT_METRIC",
     "POLICY_DEFAULTS",
+    "POLICY_DURATIONS",
     "POLICY_ROLES",
     "AgentSpec",
     "BudgetSpec",
@@ -34,14 +35,23 @@ DEFAULT_METRIC = "review.metric"
 DEFAULT_BUGGY = ("exec.exit_code != 0 or exec.timed_out or review.is_bug or metric == null "
                  "or not submission.valid")
 
+_DEBUG_CHAIN_DEFAULTS: dict[str, Any] = {"max_debug_time": None, "draft_debug_depth": 0}
+"""Debug-chain parameters every policy has (aira_dsl/search/debugging.py)."""
+
 POLICY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "greedy": {"num_drafts": 5, "debug_prob": 1.0, "max_debug_depth": 20},
-    "mcts": {"num_children": 5, "uct_c": 0.25, "max_debug_depth": 20},
+    "greedy": {"num_drafts": 5, "debug_prob": 1.0, "max_debug_depth": 20, **_DEBUG_CHAIN_DEFAULTS},
+    "mcts": {"num_children": 5, "uct_c": 0.25, "max_debug_depth": 20, "expansion": "progressive",
+             **_DEBUG_CHAIN_DEFAULTS},
     "evolutionary": {"individuals_per_generation": 5, "num_generations": None, "crossover_prob": 0.5,
                      "crossover_after_generation": 2, "num_islands": 1, "max_island_size": 500,
-                     "migration_prob": 0.0, "temperature": 1.0, "max_debug_depth": 10},
+                     "migration_prob": 0.0, "temperature": 1.0, "max_debug_depth": 10,
+                     "initial_temperature": None, "final_temperature": None, "schedule": "generational",
+                     **_DEBUG_CHAIN_DEFAULTS},
 }
 """Defaults of each policy's parameters (the paper's settings)."""
+
+POLICY_DURATIONS: tuple[str, ...] = ("max_debug_time",)
+"""Policy parameters written as durations (``6h``); the typed spec holds them in seconds."""
 
 POLICY_ROLES: dict[str, tuple[str, ...]] = {
     "greedy": ("draft", "improve", "debug"),
@@ -206,6 +216,9 @@ def build_spec(data: dict[str, Any]) -> AgentSpec:
         raw = data["policy"]
         kind = raw["kind"]
         params = {**POLICY_DEFAULTS[kind], **{k: v for k, v in raw.items() if k not in ("kind", "use")}}
+        for key in POLICY_DURATIONS:
+            if params.get(key) is not None:
+                params[key] = parse_duration(params[key])
         policy = PolicySpec(kind=kind, params=params, use=dict(raw.get("use") or {}))
     fitness = data.get("fitness") or {}
     budget = data.get("budget") or {}
