@@ -176,3 +176,41 @@ def test_preset_runs_and_its_journal_shows_the_fidelity_parameters(preset: str, 
         drafts = [i for i, (role, _) in enumerate(roles) if role == "draft"]
         assert len(drafts) == 5 and all(roles[i][0] in ("draft", "debug") for i in range(drafts[-1] + 1))
     conn.close()
+
+
+@pytest.mark.slow
+def test_engine_restores_durations_and_arrival_order_from_the_journal(tmp_path: Path) -> None:
+    """What a resumed run rebuilds from the journal (engine ``_load_graph``) is what the live run
+    had: each node's execution duration (for ``max_debug_time``) and the order nodes finished in
+    (steady-state admission depends on it), so the rebuilt islands equal the live ones."""
+    from aira_dsl.runtime.journal import open_journal
+    from aira_dsl.search import make_policy
+
+    out = tmp_path / "run"
+    plan = load_plan_or_spec(REPO / "specs" / "dojo" / "aira-evo.yaml",
+                             overrides=("budget.steps=14", "budget.exec_timeout=30s", "budget.time=5m",
+                                        "models.coder.timeout=20s", "models.reviewer.timeout=20s",
+                                        "policy.schedule=steady_state", "policy.individuals_per_generation=3"))
+    with ScriptedServer(script(latency=0.2)) as server:
+        engine = Engine(plan, RunOptions(task_ref="penguins", out=out, workers=3, base_url=server.base_url))
+        summary = asyncio.run(engine.run())
+    assert summary.steps == 14
+    live_graph, live_state = engine.graph, engine.policy.state()
+    assert live_state["islands"][0], "nothing was admitted: the comparison below would be empty"
+
+    reader = Engine(plan, RunOptions(task_ref="penguins", out=out))
+    reader.journal = open_journal(out)
+    try:
+        loaded = reader._load_graph()
+    finally:
+        reader.journal.close()
+    assert loaded.finish_order() == live_graph.finish_order()
+    assert {n.id: n.duration for n in loaded} == {n.id: n.duration for n in live_graph}
+    conn = sqlite3.connect(out / "journal.sqlite")
+    executed = {row[0]: row[1] for row in conn.execute("SELECT node_id, duration FROM executions")}
+    conn.close()
+    assert executed and {n.id: n.duration for n in loaded if n.duration is not None} == executed
+    assert all(seconds > 0 for seconds in executed.values())
+    rebuilt = make_policy(plan.policy.kind, plan.policy.params, plan.policy.roles)
+    rebuilt.rebuild(loaded)
+    assert rebuilt.state() == live_state
