@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aira_dsl.search import POLICIES, Action, Graph, Policy, PolicyConfigError, apply_action, make_policy
-from aira_dsl.spec.model import POLICY_DEFAULTS, POLICY_ROLES
+from aira_dsl.search import PARAMS, POLICIES, Action, Graph, Policy, PolicyConfigError, apply_action, make_policy
+from aira_dsl.spec.model import POLICY_DEFAULTS, POLICY_DURATIONS, POLICY_ROLES
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schema" / "agent.schema.json"
 
 
 @pytest.mark.parametrize("kind", sorted(POLICIES))
@@ -18,6 +22,21 @@ def test_defaults_and_roles_match_the_spec_language(kind: str) -> None:
     assert policy.roles_needed == POLICY_ROLES[kind]
     assert isinstance(policy, Policy)
     assert policy.state()["kind"] == kind
+
+
+@pytest.mark.parametrize("kind", sorted(POLICIES))
+def test_declarations_agree_with_the_schema_and_the_spec_model(kind: str) -> None:
+    """Until the schema is generated from the ``param(...)`` declarations, the three copies agree."""
+    declared = {f.name: f for f in fields(PARAMS[kind])}
+    schema = json.loads(SCHEMA.read_text())["$defs"][f"policy_{kind}"]["properties"]
+    assert set(schema) - {"kind", "use"} == set(declared)
+    for name, f in declared.items():
+        meta = f.metadata
+        assert schema[name].get("default") == f.default, name
+        if meta["kind"] == "str":
+            assert tuple(schema[name]["enum"]) == meta["choices"], name
+        assert (name in POLICY_DURATIONS) == meta["duration"], name
+        assert ("pattern" in schema[name]) == meta["duration"], name
 
 
 def test_params_are_taken_by_their_spec_names() -> None:
