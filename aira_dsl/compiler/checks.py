@@ -70,7 +70,7 @@ def check_schema(ctx: CompileContext) -> None:
     try:
         ctx.spec = build_spec(ctx.doc.data)
     except SettingError as exc:  # what a schema cannot say: "0s" as a limit, a malformed URL
-        ctx.error("invalid-value", str(exc), tuple(exc.path))
+        ctx.error("invalid-value", str(exc), tuple(exc.path), hint=exc.hint)
         ctx.stop = True
 
 
@@ -82,6 +82,62 @@ def check_durations(ctx: CompileContext) -> None:
             and "exec_timeout" in (data.get("budget") or {}):
         ctx.warning("budget-exec-timeout", "budget.exec_timeout is longer than budget.time; "
                     "executions will be cut to the time left", ("budget", "exec_timeout"))
+
+
+def _fmt_seconds(seconds: float) -> str:
+    from aira_dsl.templates.filters import humanize
+
+    return humanize(seconds)
+
+
+def check_debug_time(ctx: CompileContext) -> None:
+    """A ``policy.max_debug_time`` shorter than an execution may cut every debug chain after its
+    first step (a warning: that can be meant)."""
+    spec = ctx.spec
+    assert spec is not None
+    if spec.policy is None or "max_debug_time" not in (ctx.doc.data.get("policy") or {}):
+        return
+    seconds = spec.policy.params.get("max_debug_time")
+    path: Path = ("policy", "max_debug_time")
+    if seconds is None:  # a zero cap is refused where the typed spec is built (must be > 0)
+        return
+    limit = spec.budget.exec_timeout
+    if seconds < limit:
+        ctx.warning("debug-time-short",
+                    f"policy.max_debug_time ({_fmt_seconds(seconds)}) is shorter than one execution may take "
+                    f"(budget.exec_timeout: {_fmt_seconds(limit)})", path,
+                    hint="one slow execution can then end a debug chain after its first debug step; "
+                         "AIRA-dojo's evolutionary agent caps chains at 6h with 4h executions")
+
+
+def check_temperature_schedule(ctx: CompileContext) -> None:
+    """An evolutionary temperature schedule needs ``num_generations`` to decay over, and
+    normally cools (the reference's ``initial_temp`` → ``final_temp`` shifts to exploitation)."""
+    spec = ctx.spec
+    assert spec is not None
+    if spec.policy is None or spec.policy.kind != "evolutionary":
+        return
+    written = ctx.doc.data.get("policy") or {}
+    params = spec.policy.params
+    initial, final = params.get("initial_temperature"), params.get("final_temperature")
+    start = params["temperature"] if initial is None else initial
+    end = start if final is None else final
+    if "temperature" in written and "initial_temperature" in written and initial is not None:
+        ctx.warning("temperature-ignored", "policy.temperature is ignored when initial_temperature is set",
+                    ("policy", "temperature"), on_key=True,
+                    hint="remove temperature, or leave initial_temperature out for a constant temperature")
+    if start != end and params.get("num_generations") is None and not spec.abstract:
+        where: Path = ("policy", "final_temperature") if "final_temperature" in written else (
+            "policy", "initial_temperature")
+        ctx.error("temperature-schedule-length",
+                  f"the temperature goes from {start:g} to {end:g} over num_generations, which is not set",
+                  where, hint="set policy.num_generations (AIRA-dojo: 100), or give both ends the same value")
+    if final is not None and end > start:
+        ctx.warning("temperature-rises",
+                    f"final_temperature ({end:g}) is above the initial temperature ({start:g}): "
+                    "parent sampling gets more random over the generations", ("policy", "final_temperature"),
+                    hint="a schedule normally cools (AIRA-dojo: initial_temp ≥ final_temp); "
+                         "swap the values unless rising exploration is what you want")
 
 
 def check_model_refs(ctx: CompileContext) -> None:
@@ -372,6 +428,8 @@ CHECK_PASSES: list[Pass] = [
     check_loaded,
     check_schema,
     check_durations,
+    check_debug_time,
+    check_temperature_schedule,
     check_model_refs,
     check_policy_roles,
     check_analyze,

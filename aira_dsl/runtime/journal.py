@@ -134,7 +134,7 @@ def _node(row: sqlite3.Row) -> NodeRecord:
         summary=row["summary"], error=row["error"], depth=row["depth"], debug_depth=row["debug_depth"],
         generation=row["generation"], island=row["island"], worker=row["worker"],
         meta=json.loads(row["meta"] or "{}"), created_at=row["created_at"], finished_at=row["finished_at"],
-        exec_time=float(row["exec_time"] or 0.0) if "exec_time" in keys else 0.0)
+        exec_time=_float(row["exec_time"]) if "exec_time" in keys else None)
 
 
 _NODES = ("SELECT n.*, e.duration AS exec_time FROM nodes n LEFT JOIN executions e ON e.node_id = n.id")

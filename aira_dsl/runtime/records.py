@@ -57,7 +57,8 @@ class NodeRecord:
     meta: dict[str, Any]
     created_at: float
     finished_at: float | None
-    exec_time: float = 0.0
+    exec_time: float | None = None
+    """Seconds the node's execution took; None when no code ran."""
 
 
 @dataclass(frozen=True)
@@ -200,5 +201,5 @@ class NodeOutcome:
     grade: Grade | None = None
 
     @property
-    def exec_time(self) -> float:
-        return self.execution.duration if self.execution is not None else 0.0
+    def exec_time(self) -> float | None:
+        return self.execution.duration if self.execution is not None else None

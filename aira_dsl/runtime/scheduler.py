@@ -89,15 +89,16 @@ class _StopRun(Exception):
 
 
 def graph_from_journal(journal: Journal) -> Graph:
-    """The finished nodes of a journal as the policies' graph."""
-    graph = Graph()
-    for rec in journal.nodes("done"):
-        graph.add(NodeView(id=rec.id, parent_ids=rec.parent_ids, operator=rec.operator, kind=rec.kind,
-                           role=rec.role, status="done", buggy=bool(rec.buggy),
-                           fitness=None if rec.buggy else rec.fitness, metric=rec.metric, plan=rec.plan or "",
-                           summary=rec.summary, debug_depth=rec.debug_depth, depth=rec.depth,
-                           generation=rec.generation, island=rec.island, exec_time=rec.exec_time))
-    return graph
+    """The finished nodes of a journal as the policies' graph, with their execution times and
+    the order they finished in (a steady-state policy is rebuilt by replaying arrivals)."""
+    records = journal.nodes("done")
+    views = [NodeView(id=rec.id, parent_ids=rec.parent_ids, operator=rec.operator, kind=rec.kind, role=rec.role,
+                      status="done", buggy=bool(rec.buggy), fitness=None if rec.buggy else rec.fitness,
+                      metric=rec.metric, plan=rec.plan or "", summary=rec.summary, debug_depth=rec.debug_depth,
+                      depth=rec.depth, generation=rec.generation, island=rec.island, duration=rec.exec_time)
+             for rec in records]
+    order = [rec.id for rec in sorted(records, key=lambda r: (r.finished_at or 0.0, r.id))]
+    return Graph(views, finish_order=order)
 
 
 class Scheduler:
@@ -302,7 +303,7 @@ class Scheduler:
         self.pipeline.contexts.problems.clear()
         self.graph.finish(outcome.node_id, buggy=outcome.buggy, fitness=None if outcome.buggy else outcome.fitness,
                           metric=outcome.metric, plan=outcome.plan, summary=outcome.summary,
-                          exec_time=outcome.exec_time)
+                          duration=outcome.exec_time)
         self.policy.observe(self.graph, outcome.node_id)
         self._after_node(outcome)
 

@@ -7,9 +7,11 @@ their randomness comes from the ``random.Random`` the engine passes in, so a run
 reproducible from its seed and its sequence of outcomes.
 
 Policy state must be a function of the graph: :meth:`PolicyBase.rebuild` replays the
-observations of every finished node in id order, which is how a resumed run recovers the exact
-state the crashed run had. Each policy is written so that the order in which concurrent
-workers finish does not change its state (see the policy modules for how).
+observations of every finished node in the order they finished (``Graph.finish_order``), which is
+how a resumed run recovers the exact state the crashed run had. Every policy except the
+steady-state evolutionary one is written so that the order in which concurrent workers finish
+does not change its state (see the policy modules for how); steady-state evolution admits each
+individual on arrival, so its state depends on that order, which the graph records.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class Policy(Protocol):
         ...
 
     def rebuild(self, graph: Graph) -> None:
-        """Reset and replay the observation of every finished node of ``graph`` in id order."""
+        """Reset and replay the observation of every finished node of ``graph`` in the order they finished."""
         ...
 
 
@@ -76,6 +78,15 @@ class PolicyConfigError(ValueError):
 
 
 _P = TypeVar("_P")
+
+MAX_DEBUG_TIME_DOC = (
+    "Stop a debug chain once its executions (the buggy node it started from included) have used this much time "
+    "in total; checked after each debug step, so the first debug always runs. null: no cap (AIRA-dojo's "
+    "evolutionary agent: 6h).")
+DRAFT_DEBUG_DEPTH_DOC = (
+    "Debug steps a draft counts as having taken already, against max_debug_depth. 0: a draft's debug chain is as "
+    "long as any other. AIRA-dojo hangs its drafts under an empty buggy root and so counts them at depth 1.")
+"""Parameters every policy has, documented once."""
 
 
 def param(default: Any, *, doc: str, ge: float | None = None, gt: float | None = None,
@@ -192,8 +203,8 @@ class PolicyBase:
     def rebuild(self, graph: Graph) -> None:
         self._observed = set()
         self._reset()
-        for node in graph.done():
-            self.observe(graph, node.id)
+        for node_id in graph.finish_order():
+            self.observe(graph, node_id)
 
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind, "observed": len(self._observed), **self._state()}

@@ -15,7 +15,9 @@ Conventions every policy relies on:
   (empty under a declarative policy that names operators directly);
 - ``fitness`` is already oriented so that higher is better (the engine negates minimised
   metrics) and is ``None`` for buggy and pending nodes;
-- pending nodes (in flight) are part of the graph, so a policy can see what is being worked on.
+- pending nodes (in flight) are part of the graph, so a policy can see what is being worked on;
+- the graph remembers the order in which nodes finished (``finish_order``): a policy that
+  reacts to arrivals (steady-state evolution) is rebuilt by replaying them in that order.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class NodeView:
     ``kind`` and ``role`` may be left out when ``operator`` is itself a kind name (as in
     hand-built graphs: ``NodeView(id=0, parent_ids=(), operator="draft")``): both then default
     to that name.
+    ``duration`` is the wall-clock seconds its execution took (``None`` while pending, or when no
+    code was run); debug-time caps (``max_debug_time``) add it up along a debug chain.
     """
 
     id: int
@@ -66,8 +70,7 @@ class NodeView:
     island: int | None = None
     kind: str = ""
     role: str | None = None
-    exec_time: float = 0.0
-    """Seconds this node's execution took (0 for a node that never ran or is pending)."""
+    duration: float | None = None
 
     def __post_init__(self) -> None:
         if self.id < 0:
@@ -102,6 +105,8 @@ class NodeView:
                 raise GraphError(f"node {self.id}: a buggy node has no fitness")
             if self.fitness is not None and not math.isfinite(self.fitness):
                 raise GraphError(f"node {self.id}: fitness must be finite (treat NaN/inf as buggy)")
+            if self.duration is not None and not (math.isfinite(self.duration) and self.duration >= 0):
+                raise GraphError(f"node {self.id}: duration must be a finite number of seconds >= 0")
         else:
             raise GraphError(f"node {self.id}: status must be 'pending' or 'done', got {self.status!r}")
 
@@ -136,13 +141,21 @@ class Graph:
     which operator may be applied to which node is the policies' business.
     """
 
-    def __init__(self, nodes: Iterable[NodeView] = ()) -> None:
+    def __init__(self, nodes: Iterable[NodeView] = (), *, finish_order: Iterable[int] | None = None) -> None:
+        """Index ``nodes`` (any order). ``finish_order`` lists the finished nodes' ids in the order
+        they finished; without it they are taken to have finished in id order."""
         self._nodes: dict[int, NodeView] = {}
         self._children: dict[int, list[int]] = {}
         self._roots: list[int] = []
         self._ids: list[int] = []
+        self._finished: list[int] = []
         for node in sorted(nodes, key=lambda n: n.id):
             self.add(node)
+        if finish_order is not None:
+            order = list(finish_order)
+            if sorted(order) != sorted(self._finished):
+                raise GraphError("finish_order must list every finished node exactly once")
+            self._finished = order
 
     # -- building -------------------------------------------------------------------------
 
@@ -163,6 +176,8 @@ class Graph:
             bisect.insort(self._children[pid], node.id)
         if not node.parent_ids:
             bisect.insort(self._roots, node.id)
+        if node.is_done:
+            self._finished.append(node.id)
         return node
 
     def next_id(self) -> int:
@@ -186,15 +201,16 @@ class Graph:
         return self.add(node)
 
     def finish(self, node_id: int, *, buggy: bool, fitness: float | None, metric: float | None = None,
-               plan: str | None = None, summary: str | None = None, exec_time: float = 0.0) -> NodeView:
+               plan: str | None = None, summary: str | None = None, duration: float | None = None) -> NodeView:
         """Record the outcome of a pending node and return its finished view."""
         node = self[node_id]
         if not node.is_pending:
             raise GraphError(f"node {node_id} has already finished")
         done = replace(node, status="done", buggy=buggy, fitness=None if buggy else fitness,
                        metric=metric, plan=node.plan if plan is None else plan, summary=summary,
-                       exec_time=exec_time)
+                       duration=duration)
         self._nodes[node_id] = done
+        self._finished.append(node_id)
         return done
 
     def discard(self, node_id: int) -> None:
@@ -274,6 +290,10 @@ class Graph:
 
     def done(self) -> list[NodeView]:
         return [n for n in self if n.is_done]
+
+    def finish_order(self) -> list[int]:
+        """Ids of the finished nodes in the order they finished (as recorded, or id order for a graph built from finished nodes)."""
+        return list(self._finished)
 
     def in_flight(self) -> list[NodeView]:
         return [n for n in self if n.is_pending]

@@ -3,8 +3,9 @@
 Rules, applied each time a worker asks for work:
 
 1. while fewer than ``num_drafts`` drafts exist (pending ones count) → DRAFT;
-2. otherwise, with probability ``debug_prob``: DEBUG a buggy leaf whose ``debug_depth`` is below
-   ``max_debug_depth``, drawn uniformly (candidates in id order) — if there is one;
+2. otherwise, with probability ``debug_prob``: DEBUG a buggy leaf whose debug chain is still
+   open (depth below ``max_debug_depth``, time below ``max_debug_time``; see
+   :mod:`aira_dsl.search.debugging`), drawn uniformly (candidates in id order) — if there is one;
 3. otherwise IMPROVE the best valid node (highest fitness, the older node on ties);
 4. if no node is valid yet → DRAFT.
 
@@ -15,6 +16,8 @@ the sequential algorithm does over consecutive steps.
 
 The depth test is strict (``<``), so ``max_debug_depth`` is the longest chain of consecutive
 debug steps on a branch, as the spec documents; AIDE's original test (``<=``) allows one more.
+AIRA-dojo's greedy solver uses ``<=`` and counts its drafts at depth 1, so its
+``max_debug_depth: 20`` is ``max_debug_depth: 21, draft_debug_depth: 1`` here (docs/fidelity.md).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from aira_dsl.search.base import Action, PolicyBase, param
+from aira_dsl.search.base import DRAFT_DEBUG_DEPTH_DOC, MAX_DEBUG_TIME_DOC, Action, PolicyBase, param
+from aira_dsl.search.debugging import DebugLimits, may_debug
 from aira_dsl.search.graph import Graph, NodeView
+from aira_dsl.settings.fields import Duration
 
 __all__ = ["GreedyParams", "GreedyPolicy"]
 
@@ -37,6 +42,8 @@ class GreedyParams:
                                                   "(paper: 1.0; AIDE: 0.5).")
     max_debug_depth: int = param(20, ge=0, doc="Longest chain of consecutive debug steps on one branch "
                                                "(paper: 20; AIDE: 3).")
+    max_debug_time: Duration | None = param(None, gt=0, doc=MAX_DEBUG_TIME_DOC)
+    draft_debug_depth: int = param(0, ge=0, doc=DRAFT_DEBUG_DEPTH_DOC)
 
 
 class GreedyPolicy(PolicyBase):
@@ -48,6 +55,8 @@ class GreedyPolicy(PolicyBase):
 
     def __init__(self, params: GreedyParams | None = None, roles: Mapping[str, str] | None = None) -> None:
         self.params = params or GreedyParams()
+        self.limits = DebugLimits(self.params.max_debug_depth, self.params.max_debug_time,
+                                  self.params.draft_debug_depth)
         super().__init__(roles)
 
     def _reset(self) -> None:
@@ -71,7 +80,7 @@ class GreedyPolicy(PolicyBase):
 
     def debuggable(self, graph: Graph) -> list[NodeView]:
         """Buggy leaves that may still be debugged, oldest first."""
-        return [n for n in graph.leaves() if n.is_buggy and n.debug_depth < self.params.max_debug_depth]
+        return [n for n in graph.leaves() if may_debug(graph, n, self.limits)]
 
     def propose(self, graph: Graph, rng: random.Random) -> Action | None:
         if graph.num_children(None) < self.params.num_drafts:

@@ -1,18 +1,38 @@
 """Monte-Carlo tree search over solutions: UCT selection, no rollouts, mean backup.
 
+Two ways to grow the tree, chosen by ``expansion``:
+
+- ``progressive`` (the default): every new child is its own UCT decision. Each time a worker
+  asks for work, the search descends from the root and stops at the first node that is not
+  fully expanded (fewer than ``num_children`` children), adding one child there.
+- ``batch``: AIRA-dojo's released MCTS. The search descends to a *leaf* (a valid node with no
+  children, or the root before the first drafts) and commits to it: that leaf gets its
+  ``num_children`` children one after another, each buggy child's debug chain running before
+  the next child is created; only then is a new leaf selected.
+
 Each time a worker asks for work:
 
-1. **Debug chains first.** A buggy node with no children and ``debug_depth < max_debug_depth``
-   is an open debug chain: DEBUG it (the oldest such node first). This mirrors the reference,
-   where a buggy child is debugged immediately, before its siblings are expanded.
-2. **Selection.** From the virtual root, stop at the first node that is not fully expanded —
-   the root with fewer than ``num_children`` drafts, or a valid node with fewer than
-   ``num_children`` children (pending ones count) — and EXPAND it: DRAFT at the root, IMPROVE
-   elsewhere. Otherwise move to the child with the highest
+1. **Debug chains first.** A buggy node with no children whose debug chain is still open
+   (depth and time caps, :mod:`aira_dsl.search.debugging`) is DEBUGGED (the oldest such node
+   first). A buggy child is thus debugged immediately, before its siblings are expanded.
+2. **Batch only: finish the open expansion.** A node whose expansion is under way — the root or
+   a valid node whose number of children (pending ones count) is not a multiple of
+   ``num_children`` — gets its next child (the oldest such node first).
+3. **Selection.** From the virtual root, stop at the first expandable node — progressive: the
+   root with fewer than ``num_children`` drafts or a valid node with fewer than ``num_children``
+   children; batch: the root or a valid node without any child — and EXPAND it: DRAFT at the
+   root, IMPROVE elsewhere. Otherwise move to the child with the highest
    ``UCT(v) = Q̂(v) + c · sqrt(ln Ñ(parent) / Ñ(v))`` among children whose subtree still holds
    expandable work; ties go to the older child.
-3. **Stuck.** When nothing below the root can be expanded: wait (``None``) if work is in flight,
-   otherwise DRAFT again (the root is widened) so the search never stalls within its budget.
+4. **Stuck.** When nothing below the root can be expanded: wait (``None``) if work is in flight,
+   otherwise DRAFT again (the root is widened; in batch mode by a whole batch of
+   ``num_children`` drafts, through rule 2) so the search never stalls within its budget.
+
+With several workers, ``batch`` means: the remaining children of a leaf being expanded are
+handed to free workers one by one, so they may be created (and their debug chains run)
+concurrently; a new leaf is selected only when a worker is free, no debug chain is open and
+every expansion under way has all its children created. With one worker this is exactly the
+reference's sequential order.
 
 Values:
 
@@ -38,16 +58,23 @@ import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
-from aira_dsl.search.base import Action, PolicyBase, param
+from aira_dsl.search.base import DRAFT_DEBUG_DEPTH_DOC, MAX_DEBUG_TIME_DOC, Action, PolicyBase, param
+from aira_dsl.search.debugging import DebugLimits, may_debug
 from aira_dsl.search.graph import Graph, NodeView
 from aira_dsl.search.sampling import minmax
+from aira_dsl.settings.fields import Duration
 
-__all__ = ["MctsParams", "MctsPolicy", "uct_value"]
+__all__ = ["EXPANSIONS", "MctsParams", "MctsPolicy", "uct_value"]
 
 _ROOT = -1
 """Key of the virtual root in the statistics tables."""
+
+
+Expansion = Literal["progressive", "batch"]
+EXPANSIONS: tuple[str, ...] = get_args(Expansion)
+"""Values of ``MctsParams.expansion`` (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +82,13 @@ class MctsParams:
     num_children: int = param(5, ge=1, doc="Children created when a leaf is expanded (paper: 5).")
     uct_c: float = param(0.25, ge=0, doc="Exploration constant c in UCT (paper: 0.25).")
     max_debug_depth: int = param(20, ge=0, doc="Longest debug chain a buggy child may enter (paper: 20).")
+    expansion: Expansion = param(
+        "progressive", doc="progressive: each new child is its own UCT decision (the first node with fewer than "
+                           "num_children children gets one). batch: descend to a leaf and create its num_children "
+                           "children in a row, each buggy child's debug chain first (AIRA-dojo's MCTS); with several "
+                           "workers a leaf's remaining children are created concurrently.")
+    max_debug_time: Duration | None = param(None, gt=0, doc=MAX_DEBUG_TIME_DOC)
+    draft_debug_depth: int = param(0, ge=0, doc=DRAFT_DEBUG_DEPTH_DOC)
 
 
 def uct_value(q: float, visits: int, parent_visits: int, c: float, lo: float | None, hi: float | None) -> float:
@@ -74,6 +108,9 @@ class MctsPolicy(PolicyBase):
 
     def __init__(self, params: MctsParams | None = None, roles: Mapping[str, str] | None = None) -> None:
         self.params = params or MctsParams()
+        self.limits = DebugLimits(self.params.max_debug_depth, self.params.max_debug_time,
+                                  self.params.draft_debug_depth)
+        self.batch = self.params.expansion == "batch"
         super().__init__(roles)
 
     # -- bookkeeping ----------------------------------------------------------------------
@@ -115,12 +152,20 @@ class MctsPolicy(PolicyBase):
 
     def open_debug_chains(self, graph: Graph) -> list[NodeView]:
         """Buggy nodes waiting for their next debug step, oldest first."""
-        return [n for n in graph.leaves() if n.is_buggy and n.debug_depth < self.params.max_debug_depth]
+        return [n for n in graph.leaves() if may_debug(graph, n, self.limits)]
+
+    def open_expansions(self, graph: Graph) -> list[int | None]:
+        """Batch mode: nodes (``None``: the root) whose batch of children is under way, oldest first."""
+        k = self.params.num_children
+        out: list[int | None] = [None] if graph.num_children(None) % k else []
+        out.extend(n.id for n in graph if n.is_valid and graph.num_children(n.id) % k)
+        return out
 
     def _expandable(self, graph: Graph, node: NodeView | None) -> bool:
         if node is not None and not node.is_valid:
             return False
-        return graph.num_children(None if node is None else node.id) < self.params.num_children
+        count = graph.num_children(None if node is None else node.id)
+        return count == 0 if self.batch else count < self.params.num_children
 
     def _scan(self, graph: Graph) -> tuple[dict[int, bool], dict[int, int]]:
         """Per node: does its subtree hold expandable work; how many pending nodes it holds."""
@@ -166,6 +211,11 @@ class MctsPolicy(PolicyBase):
         chains = self.open_debug_chains(graph)
         if chains:
             return Action("debug", (chains[0].id,))
+        if self.batch:
+            expanding = self.open_expansions(graph)
+            if expanding:
+                target = expanding[0]
+                return Action("draft") if target is None else Action("improve", (target,))
         selected = self.select(graph)
         if selected is None:
             return None if graph.in_flight() else Action("draft")

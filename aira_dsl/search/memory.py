@@ -70,10 +70,10 @@ def _debug_chain(graph: Graph, target: int | None) -> list[NodeView]:
 
 
 def memory_entries(nodes: Sequence[NodeView]) -> list[dict[str, Any]]:
-    """The template's ``memory`` list: one ``{plan, summary, metric, buggy}`` per node.
+    """The template's ``memory`` list: one ``{plan, summary, metric, buggy, operator}`` per node.
 
     A buggy node's metric is shown as ``None``: whatever number it printed is not a score the
     search trusts (the reference shows metrics of valid nodes only).
     """
     return [{"plan": n.plan, "summary": n.summary, "metric": None if n.buggy else n.metric,
-             "buggy": bool(n.buggy)} for n in nodes]
+             "buggy": bool(n.buggy), "operator": n.operator} for n in nodes]

@@ -83,9 +83,10 @@ class SettingError(ValueError):
     document, for a positioned diagnostic.
     """
 
-    def __init__(self, message: str, path: tuple[str | int, ...] = ()) -> None:
+    def __init__(self, message: str, path: tuple[str | int, ...] = (), hint: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+        self.hint = hint
 
 
 REQUIRED: Any = MISSING
@@ -331,7 +332,8 @@ def _check_bounds(value: float, where: tuple[str | int, ...], meta: Mapping[str,
     for name, ok, symbol in checks:
         bound = meta.get(name)
         if bound is not None and not ok(bound):
-            raise SettingError(f"{dotted(where)} must be {symbol} {bound} (got {value})", where)
+            raise SettingError(f"{dotted(where)} must be {symbol} {bound} (got {value})", where,
+                               hint=meta.get("doc"))
 
 
 def dump(obj: Any) -> Any:

@@ -18,7 +18,15 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar, Literal
 
 from aira_dsl.search.policy import PARAMS, POLICIES
-from aira_dsl.settings.fields import SettingError, build, convert, field_infos, parse_duration, setting
+from aira_dsl.settings.fields import (
+    SettingError,
+    build,
+    convert,
+    field_infos,
+    parse_duration,
+    setting,
+    unwrap,
+)
 from aira_dsl.settings.model import ModelConfigError, ModelSettings
 from aira_dsl.settings.run import BudgetSettings, ExecutionSettings
 
@@ -28,6 +36,7 @@ __all__ = [
     "EXPRESSION_NOTE",
     "NAME_PATTERN",
     "POLICY_DEFAULTS",
+    "POLICY_DURATIONS",
     "POLICY_ROLES",
     "AgentSpec",
     "BudgetSettings",
@@ -61,6 +70,10 @@ def policy_classes() -> dict[str, Any]:
 
 POLICY_DEFAULTS: dict[str, dict[str, Any]] = {kind: asdict(cls()) for kind, cls in PARAMS.items()}
 """Defaults of each policy's parameters, derived from the policies' declarations."""
+
+POLICY_DURATIONS: tuple[str, ...] = tuple(sorted({
+    info.name for cls in PARAMS.values() for info in field_infos(cls) if unwrap(info.annotation)[2]}))
+"""Policy parameters written as durations (``6h``); the typed spec holds them in seconds."""
 
 POLICY_ROLES: dict[str, tuple[str, ...]] = {kind: cls.roles_needed for kind, cls in POLICIES.items()}
 """Operator roles each policy needs (analyze is needed when fitness reads review.*), from the policies."""

@@ -78,6 +78,9 @@ MEMORY_ENTRY = record("memory entry", [
           nullable=True),
     Field("metric", _NUM, "Its validation metric; null when it produced none.", nullable=True),
     Field("buggy", _BOOL, "Whether the fitness rules judged it buggy."),
+    Field("operator", _STR,
+          "The role that made it: `draft`, `improve`, `debug` or `crossover` (AIRA-dojo's memory "
+          "labels a plan made by a debug step `Debug plan:` rather than `Design:`)."),
 ])
 
 REVIEW = record("review", [

@@ -72,7 +72,8 @@ def test_defaults_filled_and_durations_in_seconds(repo_root: Path) -> None:
     plan = compile_spec("specs/aira-greedy.yaml").plan
     assert plan is not None
     assert plan.budget.time == 86400.0 and plan.budget.exec_timeout == 14400.0
-    assert plan.policy.params == {"num_drafts": 5, "debug_prob": 1.0, "max_debug_depth": 20}
+    assert plan.policy.params == {"num_drafts": 5, "debug_prob": 1.0, "max_debug_depth": 20,
+                                  "max_debug_time": None, "draft_debug_depth": 0}
     assert plan.policy.roles == {"draft": "draft", "improve": "improve", "debug": "debug", "analyze": "analyze"}
     assert plan.models["coder"].timeout == 1800.0
     for entry in plan.templates.values():

@@ -80,7 +80,7 @@ class Harness:
         outcome = asyncio.run(self.pipeline.run(self.graph, node, 0, TIMES))
         self.journal.commit_outcome(outcome, elapsed=1.0)
         self.graph.finish(node.id, buggy=outcome.buggy, fitness=outcome.fitness, metric=outcome.metric,
-                          plan=outcome.plan, exec_time=outcome.exec_time)
+                          plan=outcome.plan, duration=outcome.exec_time)
         return outcome
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aira_dsl.search import Action, Graph, NodeView, Policy, apply_action
+from aira_dsl.search.debugging import chain_time
 
 BUGGY = None
 """Outcome marker for ``grow``: the node is buggy."""
@@ -66,11 +67,18 @@ def check_action(graph: Graph, action: Action, policy: Any) -> None:
         assert parent.is_buggy, f"debug of a non-buggy node: {action}"
         assert parent.debug_depth < policy.params.max_debug_depth, f"debug chain too long: {action}"
         assert graph.num_children(parent.id) == 0, f"node already being debugged: {action}"
+        limit = policy.params.max_debug_time
+        if limit is not None and parent.debug_depth > 0:
+            assert chain_time(graph, parent.id) < limit, f"debug chain past its time cap: {action}"
     else:
         assert len(parents) == 2 and len(set(action.parent_ids)) == 2, f"crossover needs two parents: {action}"
         assert all(p.is_valid for p in parents), f"crossover of a non-valid node: {action}"
     if policy.kind == "evolutionary":
-        assert action.meta["generation"] == policy.generation
+        if policy.steady:
+            slots = policy.slots_opened(graph)
+            assert action.meta["generation"] <= slots // policy.params.individuals_per_generation
+        else:
+            assert action.meta["generation"] == policy.generation
         assert 0 <= action.meta["island"] < policy.params.num_islands
 
 
@@ -100,3 +108,56 @@ def drive(policy: Any, steps: int, slots: int, seed: int, outcome: Outcome,
         node = in_flight[finisher.randrange(len(in_flight))]
         finish(graph, policy, node.id, outcome(graph, node))
     return graph, actions
+
+
+Duration = Callable[[Graph, NodeView], float | None]
+
+
+class Simulation:
+    """A policy driven like the engine drives it, with every decision and arrival recorded.
+
+    ``events`` lists ``("start", id)`` and ``("finish", id)`` in the order they happened;
+    ``waits`` counts the times a worker was free, the step budget not spent, and the policy had
+    nothing to propose (it returned ``None``).
+    """
+
+    def __init__(self, policy: Any, *, workers: int = 1, seed: int = 0) -> None:
+        self.policy = policy
+        self.workers = workers
+        self.graph = Graph()
+        self.rng = random.Random(seed)
+        self.finisher = random.Random(seed + 1)
+        self.actions: list[tuple[int, Action]] = []
+        self.events: list[tuple[str, int]] = []
+        self.waits = 0
+        self.wait_points: list[int] = []
+
+    def run(self, steps: int, outcome: Outcome, duration: Duration | None = None,
+            check: bool = True) -> Simulation:
+        """Create up to ``steps`` nodes; finishing order among in-flight nodes is random (seeded)."""
+        graph = self.graph
+        while True:
+            in_flight = graph.in_flight()
+            if len(in_flight) < self.workers and len(graph) < steps and not self.policy.finished(graph):
+                action = self.policy.propose(graph, self.rng)
+                if action is not None:
+                    if check:
+                        check_action(graph, action, self.policy)
+                    node = apply_action(graph, action)
+                    self.actions.append((node.id, action))
+                    self.events.append(("start", node.id))
+                    continue
+                self.waits += 1
+                self.wait_points.append(len(graph))
+            if not in_flight:
+                break
+            node = in_flight[self.finisher.randrange(len(in_flight))]
+            fitness = outcome(graph, node)
+            seconds = duration(graph, node) if duration is not None else None
+            if fitness is None:
+                graph.finish(node.id, buggy=True, fitness=None, duration=seconds)
+            else:
+                graph.finish(node.id, buggy=False, fitness=fitness, metric=fitness, duration=seconds)
+            self.events.append(("finish", node.id))
+            self.policy.observe(graph, node.id)
+        return self

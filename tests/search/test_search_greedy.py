@@ -100,4 +100,5 @@ def test_state_tracks_best_and_counts() -> None:
     p.observe(g, 2)  # a repeated observation is ignored
     state = p.state()
     assert (state["valid"], state["buggy"], state["best"], state["observed"]) == (3, 1, 2, 4)
-    assert state["params"] == {"num_drafts": 2, "debug_prob": 1.0, "max_debug_depth": 3}
+    assert state["params"] == {"num_drafts": 2, "debug_prob": 1.0, "max_debug_depth": 3,
+                               "max_debug_time": None, "draft_debug_depth": 0}

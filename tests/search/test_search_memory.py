@@ -74,8 +74,10 @@ def test_bad_arguments_are_rejected() -> None:
 def test_memory_entries_have_the_template_shape() -> None:
     g = sample()
     entries = memory_entries([g[0], g[1]])
-    assert entries == [{"plan": "plan 0", "summary": "s0", "metric": 0.5, "buggy": False},
-                       {"plan": "plan 1", "summary": "s1", "metric": None, "buggy": True}]
+    assert entries == [{"plan": "plan 0", "summary": "s0", "metric": 0.5, "buggy": False,
+                        "operator": g[0].operator},
+                       {"plan": "plan 1", "summary": "s1", "metric": None, "buggy": True,
+                        "operator": g[1].operator}]
 
 
 PAPER = [(2, "minimal"), (4, "moderate"), (None, "advanced")]

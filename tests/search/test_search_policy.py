@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aira_dsl.search import POLICIES, Action, Graph, Policy, PolicyConfigError, apply_action, make_policy
-from aira_dsl.spec.model import POLICY_DEFAULTS, POLICY_ROLES
+from aira_dsl.search import (
+    PARAMS,
+    POLICIES,
+    Action,
+    Graph,
+    Policy,
+    PolicyConfigError,
+    apply_action,
+    make_policy,
+)
+from aira_dsl.settings.fields import field_infos, literal_values, unwrap
+from aira_dsl.spec.model import POLICY_DEFAULTS, POLICY_DURATIONS, POLICY_ROLES
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schema" / "agent.schema.json"
 
 
 @pytest.mark.parametrize("kind", sorted(POLICIES))
@@ -18,6 +32,23 @@ def test_defaults_and_roles_match_the_spec_language(kind: str) -> None:
     assert policy.roles_needed == POLICY_ROLES[kind]
     assert isinstance(policy, Policy)
     assert policy.state()["kind"] == kind
+
+
+@pytest.mark.parametrize("kind", sorted(POLICIES))
+def test_declarations_agree_with_the_schema_and_the_spec_model(kind: str) -> None:
+    """The schema is generated from the ``param(...)`` declarations; check the generator kept
+    every name, default, choice list and duration form."""
+    declared = {info.name: info for info in field_infos(PARAMS[kind])}
+    schema = json.loads(SCHEMA.read_text())["$defs"][f"policy_{kind}"]["properties"]
+    assert set(schema) - {"kind", "use"} == set(declared)
+    for name, info in declared.items():
+        inner, _, duration = unwrap(info.annotation)
+        assert schema[name].get("default") == info.default, name
+        if literal_values(inner) is not None:
+            assert tuple(schema[name]["enum"]) == literal_values(inner), name
+        assert (name in POLICY_DURATIONS) == duration, name
+        assert ("pattern" in schema[name]) == duration, name
+        assert POLICY_DEFAULTS[kind][name] == info.default, name
 
 
 def test_params_are_taken_by_their_spec_names() -> None:

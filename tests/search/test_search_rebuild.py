@@ -20,9 +20,14 @@ from aira_dsl.search import Graph, apply_action, make_policy
 CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("greedy", {"num_drafts": 3, "debug_prob": 0.5, "max_debug_depth": 2}),
     ("mcts", {"num_children": 2, "uct_c": 0.5, "max_debug_depth": 2}),
+    ("mcts", {"num_children": 2, "uct_c": 0.5, "max_debug_depth": 2, "expansion": "batch"}),
     ("evolutionary", {"individuals_per_generation": 3, "num_islands": 2, "max_island_size": 3,
                       "migration_prob": 0.5, "crossover_after_generation": 1, "max_debug_depth": 1,
                       "temperature": 0.7}),
+    ("evolutionary", {"individuals_per_generation": 3, "num_islands": 2, "max_island_size": 3,
+                      "migration_prob": 0.5, "crossover_after_generation": 1, "max_debug_depth": 1,
+                      "schedule": "steady_state", "num_generations": 6, "initial_temperature": 1.0,
+                      "final_temperature": 0.3}),
 ]
 
 # values of very different magnitudes make float sums depend on the order they are added in
@@ -30,7 +35,7 @@ outcome = st.one_of(st.none(), st.sampled_from([0.1, 0.2, 0.7, 1.0, 3e16, -3e16]
                     st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_subnormal=False))
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=[kind for kind, _ in CONFIGS])
+@pytest.mark.parametrize("config", CONFIGS, ids=[f"{kind}-{index}" for index, (kind, _) in enumerate(CONFIGS)])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(slots=st.integers(1, 4), outcomes=st.lists(outcome, min_size=1, max_size=40),
        picks=st.lists(st.integers(0, 3), min_size=40, max_size=40), seed=st.integers(0, 2**16))

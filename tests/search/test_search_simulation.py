@@ -15,9 +15,12 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("greedy", {"num_drafts": 3, "debug_prob": 0.5, "max_debug_depth": 3}),
     ("mcts", {}),
     ("mcts", {"num_children": 2, "uct_c": 1.0, "max_debug_depth": 2}),
+    ("mcts", {"num_children": 3, "expansion": "batch", "max_debug_depth": 2, "draft_debug_depth": 1}),
     ("evolutionary", {}),
     ("evolutionary", {"individuals_per_generation": 4, "num_islands": 3, "migration_prob": 0.5,
                       "crossover_after_generation": 1, "max_island_size": 4, "max_debug_depth": 2}),
+    ("evolutionary", {"individuals_per_generation": 4, "num_islands": 2, "schedule": "steady_state",
+                      "crossover_after_generation": 1, "max_debug_depth": 2}),
 ]
 
 

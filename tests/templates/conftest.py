@@ -21,6 +21,13 @@ SHIPPED: dict[str, str] = {
     "aira/debug.j2": "debug",
     "aira/crossover.j2": "crossover",
     "common/analyze.j2": "analyze",
+    "dojo/aide/draft.j2": "draft",
+    "dojo/aide/improve.j2": "improve",
+    "dojo/aide/debug.j2": "debug",
+    "dojo/aira/draft.j2": "draft",
+    "dojo/aira/improve.j2": "improve",
+    "dojo/aira/debug.j2": "debug",
+    "dojo/analyze.j2": "analyze",
 }
 """Every shipped operator template and the operator kind it is written for."""
 

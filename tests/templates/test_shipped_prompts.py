@@ -21,7 +21,8 @@ from .conftest import PROMPTS, SHIPPED
 
 NAMES = sorted(SHIPPED)
 IDS = [name.removesuffix(".j2").replace("/", "-") for name in NAMES]
-SHOWS_COMPUTE = {"aide/draft.j2", "aira/draft.j2", "aira/improve.j2", "aira/debug.j2", "aira/crossover.j2"}
+SHOWS_COMPUTE = {"aide/draft.j2", "aira/draft.j2", "aira/improve.j2", "aira/debug.j2", "aira/crossover.j2",
+                 "dojo/aide/draft.j2", "dojo/aira/draft.j2", "dojo/aira/improve.j2", "dojo/aira/debug.j2"}
 
 
 def render(name: str, context: dict[str, Any]) -> str:
