@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import random
+import shutil
 import signal
+import sqlite3
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +31,11 @@ from aira_dsl.prompting import build_messages
 from aira_dsl.runtime.context import ContextBuilder, TimeInfo, installed_packages
 from aira_dsl.runtime.fitness import FitnessEvaluator
 from aira_dsl.runtime.journal import Journal, open_journal
-from aira_dsl.runtime.rundir import RunDir
+from aira_dsl.runtime.outputs import collect_outputs
+from aira_dsl.runtime.rundir import RunDir, RunInUse
 from aira_dsl.search import Action, Graph, NodeView, apply_action, make_policy
 
 __all__ = ["Engine", "EngineError", "NodeEvent", "RunOptions", "RunSummary"]
-
-MAX_REPORTED_METRICS = 50
 
 
 class EngineError(Exception):
@@ -114,19 +115,12 @@ def _model_settings(model: ModelPlan, base_url: str | None) -> Any:
         system_role=model.system_role)
 
 
-def _read_reported(path: Path) -> dict[str, float]:
-    """Numbers a solution reported in ``working/metrics.json`` (anything else is ignored)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8")[:100_000])
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    out: dict[str, float] = {}
-    for key, value in list(data.items())[:MAX_REPORTED_METRICS]:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            out[str(key)] = float(value)
-    return out
+def _ends_the_run(exc: BaseException) -> bool:
+    """Errors of the machine or the endpoint (not of one node): they stop the run, with their message."""
+    from aira_dsl.llm import LLMError
+    from aira_dsl.sandbox import SandboxError
+
+    return isinstance(exc, (EngineError, SandboxError, LLMError, sqlite3.Error, MemoryError))
 
 
 def _buggy_reason(exec_info: dict[str, Any], review: dict[str, Any] | None, metric: float | None) -> str:
@@ -141,8 +135,9 @@ def _buggy_reason(exec_info: dict[str, Any], review: dict[str, Any] | None, metr
         return f"invalid submission: {exec_info['submission_reason']}"
     if review is not None and review["is_bug"]:
         return f"the reviewer found a bug: {review['summary'][:200]}"
+    notes = exec_info.get("reported_notes") or []
     if metric is None:
-        return "no validation metric"
+        return "no validation metric" + (f" ({notes[0]})" if notes else "")
     return "judged buggy by fitness.buggy"
 
 
@@ -171,6 +166,14 @@ class Engine:
         from aira_dsl.sandbox import SandboxError, assign_gpus, create_sandbox, detect_hardware, load_profile
 
         try:
+            # One orchestrator per run directory; held until the run ends (or the process dies).
+            self.run_lock = self.rundir.lock()
+        except RunInUse as exc:
+            raise EngineError(str(exc), hint="wait for it to finish, or stop it (Ctrl-C) before resuming") from None
+        left = self.rundir.remove_leftovers()
+        if left:
+            self.say(f"removed {len(left)} leftover workspace(s) of a stopped run")
+        try:
             self.tasks = TaskService(self.options.task_ref, mlebench_data_dir=self.options.mlebench_data_dir,
                                      cache_dir=self.options.task_cache_dir,
                                      hidden_validation=self.options.hidden_validation)
@@ -185,8 +188,10 @@ class Engine:
             profile = load_profile(self.plan.execution.sandbox, self.options.sandbox_dirs)
             gpu_sets = assign_gpus(self.workers, self.plan.execution.gpus_per_worker, self.options.gpus)
             self.gpu_sets = gpu_sets
-            self.sandboxes = [create_sandbox(profile, workdir_root=self.rundir.root / "work", gpus=gpus)
+            self.sandboxes = [create_sandbox(profile, workdir_root=self.rundir.work_dir, gpus=gpus)
                               for gpus in gpu_sets]
+            for sandbox in self.sandboxes:  # before any node: data the sandbox's user can read
+                sandbox.use_data(self.task.public_dir)
         except SandboxError as exc:
             raise EngineError(exc.message, exc.hint) from None
         limits = profile.limits
@@ -296,11 +301,14 @@ class Engine:
         except BaseException:
             if getattr(self, "tasks", None) is not None:
                 self.tasks.close()
+            if getattr(self, "run_lock", None) is not None:
+                self.run_lock.release()
             raise
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         tasks = self._tasks
         free = list(range(self.workers))
+        failing = True
         try:
             while True:
                 while free and self.stop_reason is None:
@@ -335,6 +343,7 @@ class Engine:
                         self.stop_reason = self.stop_reason or f"error: {error}"
                         self.say(f"node {node_id} failed: {error}")
                         self.abort = True
+            failing = False
         finally:
             self._restore_signals(loop)
             for task in tasks:
@@ -345,6 +354,8 @@ class Engine:
             for model in self.models.values():
                 await model.aclose()
             self.tasks.close()
+            if failing:
+                self.run_lock.release()  # _finish, which releases it, will not run
         return self._finish()
 
     def _start_node(self, action: Action, worker: int) -> int:
@@ -367,6 +378,25 @@ class Engine:
             # (like any node in flight at the end) and the run stops.
             self.stop_reason = self.stop_reason or ("cost" if exc.limit == "cost_usd" else "tokens")
             raise asyncio.CancelledError from None
+        except Exception as exc:
+            if _ends_the_run(exc):
+                raise
+            self._node_failed(node_id, exc)
+
+    def _node_failed(self, node_id: int, exc: BaseException) -> None:
+        """An unexpected error while handling one node marks that node buggy; the run goes on."""
+        error = f"internal error while handling this node: {type(exc).__name__}: {exc}"[:1000]
+        self.say(f"node {node_id}: {error}")
+        self.journal.event("node-error", node=node_id, error=error,
+                           traceback="".join(traceback.format_exception(exc))[-4000:])
+        node = self.graph.get(node_id)
+        if node is None or node.status == "done":
+            return
+        self._commit(node_id, {"plan": node.plan or None, "code": None, "error": error}, None, None, None,
+                     buggy=True, metric=None, value=None, fitness=None, summary=None)
+        self.graph.finish(node_id, buggy=True, fitness=None, metric=None, plan=node.plan or "", summary=None)
+        self.policy.observe(self.graph, node_id)
+        self._after_node(node_id, True, None, error)
 
     async def _develop(self, node_id: int, worker: int) -> None:
         from aira_dsl.llm import CallInfo, ask_for_code
@@ -422,21 +452,27 @@ class Engine:
             future.add_done_callback(lambda _: sandbox.cleanup(workspace))
             self._orphans.append(future)
             raise
+        staging = self.rundir.staging(node_id)
         try:
-            submission = workspace.submission_dir / "submission.csv"
-            exists = submission.is_file()
-            reported = _read_reported(workspace.working_dir / "metrics.json")
+            # Everything is read back through the safe reader; the grader and the hidden scorer
+            # see host copies in `staging`, never a workspace path.
+            outputs = await loop.run_in_executor(None, lambda: collect_outputs(
+                workspace.root, staging, hidden=self.task.has_hidden_validation))
+            exists, reported = outputs.submission_exists, outputs.reported
             hidden = None
-            if self.task.has_hidden_validation:
-                hidden = await loop.run_in_executor(None, self.tasks.hidden_score, workspace.submission_dir)
+            if outputs.hidden is not None and outputs.refusal is None:
+                hidden = await loop.run_in_executor(None, self.tasks.hidden_score, outputs.hidden)
             # Grading checks the submission first (an invalid one is never scored), so one call
             # gives both the validity the fitness rules read and the hidden test score.
-            report = await loop.run_in_executor(None, self.tasks.grade, submission) if exists else None
+            report = None
+            if outputs.submission is not None and outputs.refusal is None:
+                report = await loop.run_in_executor(None, self.tasks.grade, outputs.submission)
             valid = bool(report and report["valid"])
-            reason = None if valid else (report["reason"] if report else "no submission.csv was written")
+            reason = None if valid else (outputs.refusal or (report["reason"] if report else None)
+                                         or "no submission.csv was written")
             grade = None
-            if report is not None and valid:
-                self.rundir.write_node_file(node_id, "submission.csv", submission.read_bytes())
+            if report is not None and valid and outputs.submission is not None:
+                self.rundir.adopt_node_file(node_id, "submission.csv", outputs.submission)
                 grade = {"test_score": report["score"], "valid_submission": True, "gold": report["gold"],
                          "silver": report["silver"], "bronze": report["bronze"],
                          "above_median": report["above_median"], "report": report["report"], "hidden_score": hidden}
@@ -445,11 +481,14 @@ class Engine:
                          "bronze": False, "above_median": False, "report": {}, "hidden_score": hidden}
         finally:
             await loop.run_in_executor(None, sandbox.cleanup, workspace)
+            shutil.rmtree(staging, ignore_errors=True)
+        if outputs.notes:
+            result.output += "".join(f"\n[aira-dsl] {note}" for note in outputs.notes) + "\n"
         self.rundir.write_node_file(node_id, "output.txt", result.output)
         info = {"exit_code": result.exit_code, "timed_out": result.timed_out, "oom_killed": result.oom_killed,
                 "duration": result.duration, "output": result.output, "isolation": result.isolation,
                 "submission_exists": exists, "submission_valid": valid, "submission_reason": reason,
-                "reported": reported, "hidden_score": hidden}
+                "reported": reported, "reported_notes": outputs.notes, "hidden_score": hidden}
         return info, grade
 
     async def _review(self, node_id: int, node: NodeView, plan_text: str, code: str, exec_info: dict[str, Any],
@@ -600,8 +639,11 @@ class Engine:
                                best_node=best, best_validation=summary.best_validation, best_test=summary.best_test,
                                medal=medal, above_median=summary.above_median, cost_usd=round(cost, 6),
                                tokens=tokens)
-        self.journal.close()
-        self.cache_close()
+        try:
+            self.journal.close()
+            self.cache_close()
+        finally:
+            self.run_lock.release()
         return summary
 
     def cache_close(self) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aira_dsl.sandbox.base import SANDBOX_WORKDIR, ExecResult, Limits, SandboxBase, SandboxError, Workspace
+from aira_dsl.sandbox.dataview import Reader, readable_view
 from aira_dsl.sandbox.docker_image import ensure_image
 from aira_dsl.sandbox.environment import SYSTEM_PATH, sandbox_env
 from aira_dsl.sandbox.output import OutputCapture
@@ -75,10 +76,20 @@ class DockerSandbox(SandboxBase):
 
     # -- the protocol --------------------------------------------------------------------------
 
+    def use_data(self, data_dir: Path) -> Path:
+        """The folder to bind at ``./data``: itself, or a private copy the container user can read."""
+        if os.geteuid() == 0:
+            uid, _, gid = self.user.partition(":")
+            reader = Reader(uid=int(uid), gid=int(gid or uid))
+        else:
+            reader = Reader(as_self=True)
+        return readable_view(Path(data_dir), reader, self.workdir_root / ".data")
+
     def prepare(self, node_id: str, data_dir: Path | None,
                 extra_files: Mapping[str, bytes] = {}) -> Workspace:
         uid = int(self.user.split(":")[0])
-        return create_workspace(self.workdir_root, node_id, data_dir, extra_files,
+        source = self.use_data(data_dir) if data_dir is not None else None
+        return create_workspace(self.workdir_root, node_id, source, extra_files,
                                 uid if os.geteuid() == 0 else None)
 
     def cleanup(self, workspace: Workspace) -> None:
