@@ -26,6 +26,16 @@ def _endpoint_problem(plan: Any, base_url: str | None) -> str | None:
     return None
 
 
+def _refuse_live_run(rundir: Any) -> None:
+    """Exit 2 at once when another live process owns the run directory (its lock is held)."""
+    pid = rundir.holder()
+    if pid is not None:
+        holder = f"pid {pid}" if pid > 0 else "another process"
+        raise DiagnosticError(Diagnostic(
+            "run-in-use", f"run in use by {holder}: {rundir.root}",
+            hint="wait for that run to finish, or stop it (Ctrl-C) first; one process at a time owns a run directory"))
+
+
 def _print_summary(summary: Any, fmt: str) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
@@ -105,6 +115,7 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
 
     if resume_dir is not None:
         rundir = RunDir(resume_dir)
+        _refuse_live_run(rundir)
         if not rundir.exists():
             raise click.UsageError(f"{resume_dir} is not a run directory (no run.json and journal.sqlite)")
         if overrides:
@@ -124,6 +135,7 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
             raise click.UsageError("give the task to solve with --task (e.g. --task penguins; see `aira-dsl tasks list`)")
         plan = load_plan_or_spec(spec, overrides=overrides, env_mode="error")
         out = out or default_run_dir(plan.name, Path(task_ref).name if os.sep in task_ref else task_ref)
+        _refuse_live_run(RunDir(out))
         if RunDir(out).exists():
             raise click.UsageError(f"{out} already holds a run; use --resume {out} to continue it")
     problem = _endpoint_problem(plan, base_url) if llm_cache != "replay" else None
