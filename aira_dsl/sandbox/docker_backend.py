@@ -6,7 +6,9 @@ memory (without swap), CPU and process limits, the workspace as the only writabl
 public data bound read-only. GPUs are passed as explicit device ids, so a worker's container can
 only use its own. Output is streamed through an attach socket into bounded buffers (the logging
 driver is ``none``, so the engine does not store gigabytes of output either), and the container
-is removed whatever happens.
+is removed whatever happens — also when the orchestrator is killed: every container carries its
+orchestrator's owner label, and a watcher process (:mod:`.docker_reaper`) removes them the moment
+the orchestrator ends.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from aira_dsl.sandbox.base import SANDBOX_WORKDIR, ExecResult, Limits, SandboxBase, SandboxError, Workspace
 from aira_dsl.sandbox.dataview import Reader, readable_view
 from aira_dsl.sandbox.docker_image import ensure_image
+from aira_dsl.sandbox.docker_reaper import OWNER_LABEL, owner_id, start_reaper
 from aira_dsl.sandbox.environment import SYSTEM_PATH, sandbox_env
 from aira_dsl.sandbox.output import OutputCapture
 from aira_dsl.sandbox.profile import DockerSettings, SandboxProfile
@@ -73,6 +76,7 @@ class DockerSandbox(SandboxBase):
         self.client = docker_client()
         self.image = ensure_image(self.client, self.settings, profile.name, progress)
         self.user = self.settings.user if os.geteuid() == 0 else f"{os.getuid()}:{os.getgid()}"
+        start_reaper()
 
     # -- the protocol --------------------------------------------------------------------------
 
@@ -193,7 +197,8 @@ class DockerSandbox(SandboxBase):
         name = f"aira-{workspace.node_id or 'run'}-{os.getpid()}-{next(_COUNTER)}"
         return {"image": self.image, "command": argv, "user": self.user, "environment": environment,
                 "working_dir": SANDBOX_WORKDIR, "hostname": "sandbox", "network_disabled": True,
-                "labels": {LABEL: "1", "aira-dsl.node": workspace.node_id}, "host_config": host_config,
+                "labels": {LABEL: "1", "aira-dsl.node": workspace.node_id, OWNER_LABEL: owner_id()},
+                "host_config": host_config,
                 "name": name, "stdin_open": False, "tty": False}
 
     def _wait(self, cid: str, timeout: float) -> int | None:

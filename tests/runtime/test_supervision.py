@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -42,11 +43,39 @@ GOOD = ('import shutil\nshutil.copy("./data/sample_submission.csv", "./submissio
 FITNESS = ["fitness.metric=reported.cv_score", "fitness.buggy=exec.exit_code != 0 or metric == null"]
 
 
+CI_DOCKER_ENV = Path(os.environ.get("AIRA_CI_DOCKER_DIR", "/tmp/aira-ci-docker")) / "env"
+
+
+def _docker_env() -> dict[str, str]:
+    """The engine `.ci/docker.sh start` left an env file for (unless DOCKER_HOST is set)."""
+    if "DOCKER_HOST" in os.environ or not CI_DOCKER_ENV.is_file():
+        return {}
+    found = {}
+    for line in CI_DOCKER_ENV.read_text().splitlines():
+        words = shlex.split(line)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            name, _, value = words[1].partition("=")
+            found[name] = value
+    return found
+
+
 def _skip_unless(isolation: str) -> None:
     from tests_support import skip_unless_provided
 
     from aira_dsl.sandbox.isolation import probe_bwrap, probe_unshare
 
+    if isolation == "docker":
+        from aira_dsl.sandbox import SandboxError
+        from aira_dsl.sandbox.docker_backend import docker_client
+
+        os.environ.update({k: v for k, v in _docker_env().items() if k not in os.environ})
+        try:
+            docker_client(timeout=10)
+        except SandboxError as exc:
+            skip_unless_provided("docker", exc.message)
+        if "AIRA_DSL_DOCKER_BASE_IMAGE" not in os.environ:
+            skip_unless_provided("docker", "no base image for the docker-cpu profile (AIRA_DSL_DOCKER_BASE_IMAGE)")
+        return
     path, reason = probe_bwrap("bwrap") if isolation == "bubblewrap" else probe_unshare()
     if path is None:
         skip_unless_provided("bubblewrap" if isolation == "bubblewrap" else "unshare", reason)
@@ -55,6 +84,8 @@ def _skip_unless(isolation: str) -> None:
 def _project(tmp_path: Path, isolation: str) -> tuple[Path, str]:
     project = tmp_path / "project"
     (project / "runtimes").mkdir(parents=True, exist_ok=True)
+    if isolation == "docker":
+        return project, "docker-cpu"  # the shipped profile (found in the package's runtimes/)
     name = f"supervision-{isolation}"
     (project / "runtimes" / f"{name}.yaml").write_text(
         f"version: 1\ndescription: supervision tests\nbackend: local\nisolation: {isolation}\n"
@@ -143,7 +174,7 @@ def _wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("isolation", ["bubblewrap", "unshare"])
+@pytest.mark.parametrize("isolation", ["bubblewrap", "unshare", pytest.param("docker", marks=pytest.mark.docker)])
 def test_sigkill_of_the_orchestrator_leaves_nothing_running_and_resume_cleans_up(
         isolation: str, tmp_path: Path) -> None:
     _skip_unless(isolation)
