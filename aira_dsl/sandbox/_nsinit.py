@@ -25,6 +25,7 @@ broken sandbox (a ``SandboxError``) from code that failed. Standard library only
 
 from __future__ import annotations
 
+import _thread  # not threading: its import alone costs this init several ms
 import contextlib
 import ctypes
 import errno
@@ -36,7 +37,6 @@ import signal
 import socket
 import struct
 import sys
-import threading
 from typing import Any
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -108,7 +108,7 @@ def watch_lifeline(fd: int, child: int) -> None:
             os.kill(child, signal.SIGKILL)
         os._exit(128 + signal.SIGKILL)
 
-    threading.Thread(target=watch, name="lifeline", daemon=True).start()
+    _thread.start_new_thread(watch, ())
 
 
 def _locked_flags(path: str) -> int:
