@@ -307,3 +307,84 @@ def test_two_orchestrators_at_once_get_disjoint_uids(isolation: str, tmp_path: P
     assert max(s[0] for s in spans) < min(s[1] for s in spans), "the two runs did not overlap"
     assert uids[0].isdisjoint(uids[1]), uids
     assert blocks[0][1] < blocks[1][0] or blocks[1][1] < blocks[0][0], blocks
+
+
+def test_a_run_directory_lock_is_exclusive_and_freed_on_release(tmp_path: Path) -> None:
+    from aira_dsl.runtime.rundir import RunInUse
+
+    rundir = RunDir(tmp_path / "run")
+    assert rundir.holder() is None
+    lock = rundir.lock()
+    assert rundir.holder() == os.getpid()
+    with pytest.raises(RunInUse, match=f"run in use by pid {os.getpid()}"):
+        RunDir(tmp_path / "run").lock()  # a second owner, even in this process
+    lock.release()
+    assert rundir.holder() is None
+    with rundir.lock():
+        pass
+
+
+def test_the_engine_refuses_a_run_directory_someone_else_owns(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from aira_dsl.compiler import load_plan_or_spec
+    from aira_dsl.runtime.engine import Engine, EngineError, RunOptions
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    plan = load_plan_or_spec(SPEC, overrides=("budget.steps=1",))
+    with RunDir(tmp_path / "run").lock():
+        engine = Engine(plan, RunOptions(task_ref="penguins", out=tmp_path / "run", base_url="http://127.0.0.1:9"))
+        with pytest.raises(EngineError, match=f"run in use by pid {os.getpid()}"):
+            asyncio.run(engine.run())
+    assert not (tmp_path / "run" / "journal.sqlite").exists()  # nothing was touched
+
+
+@pytest.mark.slow
+def test_a_grading_helper_killed_mid_run_costs_one_node_and_is_replaced(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected failure while handling a node (here: the grading process dies under it) marks
+    that node buggy with the error; the run goes on and the next nodes are graded again."""
+    import asyncio
+    import threading
+
+    from aira_dsl.compiler import load_plan_or_spec
+    from aira_dsl.runtime.engine import Engine, RunOptions
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    token = f"aira-grade-{uuid.uuid4().hex[:12]}"
+    slow = (f'import sys, time\nsys.argv.append("{token}")\n'
+            f'import subprocess\nsubprocess.run([sys.executable, "-c", "import time; time.sleep(4)", "{token}"])\n'
+            + GOOD)
+    script = {"rules": [{"when": {"kind": ["draft", "debug", "improve"]},
+                         "answers": [{"plan": "slow", "code": slow}, {"plan": "ok", "code": GOOD},
+                                     {"plan": "ok", "code": GOOD}]}]}
+    plan = load_plan_or_spec(SPEC, overrides=("budget.steps=3", "budget.exec_timeout=60s", *FITNESS))
+    killed: list[int] = []
+    with ScriptedServer(script) as server:
+        engine = Engine(plan, RunOptions(task_ref="penguins", out=tmp_path / "run", workers=1,
+                                         base_url=server.base_url))
+
+        def kill_helper_while_node_0_runs() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not _with_token(token):
+                time.sleep(0.05)
+            tasks = getattr(engine, "tasks", None)
+            pid = tasks.pid() if tasks is not None else None
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        killer = threading.Thread(target=kill_helper_while_node_0_runs, daemon=True)
+        killer.start()
+        summary = asyncio.run(engine.run())
+        killer.join(5)
+    assert killed, "the grading helper was not found"
+    assert summary.status == "finished" and summary.steps == 3, summary
+    conn = sqlite3.connect(tmp_path / "run" / "journal.sqlite")
+    rows = conn.execute("SELECT id, buggy, error FROM nodes ORDER BY id").fetchall()
+    assert rows[0][1] == 1 and "internal error while handling this node" in rows[0][2], rows[0]
+    assert "grading process died" in rows[0][2]
+    assert [r[1] for r in rows[1:]] == [0, 0], rows  # graded by the replacement helper
+    events = [r[0] for r in conn.execute("SELECT kind FROM events")]
+    assert "node-error" in events
