@@ -235,10 +235,10 @@ def _check_copy(task: Task, hv: HiddenValidation, path: Path) -> tuple[Submissio
 def check_hidden_validation(task: Task, location: Path) -> tuple[SubmissionCheck, float | None]:
     """Check and score a solution's hidden-validation predictions; (verdict, score or None).
 
-    ``location`` is a CSV file the host already copied out of a workspace (what the runtime
-    passes), or a solution's ``submission/`` folder: then the predictions are first read back
-    through the safe reader (:func:`aira_dsl.sandbox.readback.read_back`: no link followed,
-    regular files only, size-capped) into a private temporary copy, and only that is parsed.
+    ``location`` is the predictions CSV (the runtime passes the host copy it staged) or a
+    solution's ``submission/`` folder. Either way the file is first read back through the safe
+    reader (:func:`aira_dsl.sandbox.readback.read_back`: no link followed, regular single-link
+    files only, size-capped) into a private temporary copy, and only that copy is parsed.
     """
     import tempfile
 
@@ -248,11 +248,11 @@ def check_hidden_validation(task: Task, location: Path) -> tuple[SubmissionCheck
     if hv is None:
         return SubmissionCheck(False, f"task {task.id} has no hidden validation split", "no-hidden-split"), None
     location = Path(location)
-    if location.suffix == ".csv" and not location.is_dir():
-        return _check_copy(task, hv, location)
+    folder, name = (location.parent, location.name) if location.suffix == ".csv" and not location.is_dir() \
+        else (location, HIDDEN_PREDICTIONS_FILE)
     with tempfile.TemporaryDirectory(prefix="aira-hidden-") as private:
         copy = Path(private) / HIDDEN_PREDICTIONS_FILE
-        result = read_back(location, HIDDEN_PREDICTIONS_FILE, max_bytes=MAX_SUBMISSION_BYTES, dest=copy)
+        result = read_back(folder, name, max_bytes=MAX_SUBMISSION_BYTES, dest=copy)
         if isinstance(result, Refusal):
             code = "missing-file" if not result.exists else "refused"
             return SubmissionCheck(False, f"hidden validation predictions: {result.reason}", code), None

@@ -81,6 +81,29 @@ def test_many_or_long_named_metrics_are_cut_with_a_note() -> None:
     assert values == {"ok": 2.0} and "500 characters" in notes[0]
 
 
+def test_the_hidden_scorer_reads_predictions_back_safely(tmp_path: Path) -> None:
+    """A link to the hidden answers scores nothing; a FIFO never blocks; a real file is scored."""
+    from aira_dsl.tasks import check_hidden_validation, score_hidden_validation
+    from aira_dsl.tasks.model import HIDDEN_PREDICTIONS_FILE
+
+    task = resolve_task("penguins", hidden_validation=0.2)
+    assert task.hidden_validation is not None
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    predictions = folder / HIDDEN_PREDICTIONS_FILE
+    predictions.symlink_to(task.hidden_validation.answers)
+    for location in (folder, predictions):
+        check, value = check_hidden_validation(task, location)
+        assert value is None and check.code == "refused" and "symbolic link" in (check.reason or ""), check
+    predictions.unlink()
+    os.mkfifo(predictions)
+    assert score_hidden_validation(task, folder) is None
+    predictions.unlink()
+    shutil.copy(task.hidden_validation.answers, predictions)  # a regular copy of the answers: a perfect score
+    assert score_hidden_validation(task, folder) == pytest.approx(1.0)
+    assert score_hidden_validation(task, predictions) == pytest.approx(1.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Real runs
 
