@@ -321,7 +321,7 @@ def read_back(root: Path | str, relpath: str, *, max_bytes: int, dest: Path | No
     :class:`Refusal` for a missing file, a symbolic link anywhere on the path, anything but a
     regular file, a file with several hard links, a file over ``max_bytes``, or one that could
     not be read in :data:`READ_SECONDS`. Never blocks on a FIFO, never follows a link, never
-    reads more than ``max_bytes``. ``root`` itself is trusted (the host created it).
+    reads more than ``max_bytes``. ``root`` is the host's own folder (its last component must not be a link).
     ``use_openat2`` forces (True) or avoids (False) ``openat2``; default: where available.
     """
     if use_openat2 is None:
@@ -329,7 +329,7 @@ def read_back(root: Path | str, relpath: str, *, max_bytes: int, dest: Path | No
     deadline = time.monotonic() + READ_SECONDS
     try:
         parts = _parts(relpath)
-        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except _Refused as exc:
         return Refusal(relpath, exc.code, f"{relpath} {exc.reason}")
     except OSError as exc:
