@@ -26,6 +26,16 @@ def _endpoint_problem(plan: Any, base_url: str | None) -> str | None:
     return None
 
 
+def _refuse_live_run(rundir: Any) -> None:
+    """Exit 2 at once when another live process owns the run directory (its lock is held)."""
+    pid = rundir.holder()
+    if pid is not None:
+        holder = f"pid {pid}" if pid > 0 else "another process"
+        raise DiagnosticError(Diagnostic(
+            "run-in-use", f"run in use by {holder}: {rundir.root}",
+            hint="wait for that run to finish, or stop it (Ctrl-C) first; one process at a time owns a run directory"))
+
+
 def _print_summary(summary: Any, fmt: str) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
@@ -113,6 +123,7 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
         except ValueError:
             raise click.UsageError(f"--gpus takes comma-separated GPU ids, e.g. 0,1 (got {gpu_list!r})") from None
     if resume_dir is not None:
+        _refuse_live_run(RunDir(resume_dir))
         if overrides:
             raise click.UsageError("--set cannot change a run being resumed (its plan is frozen)")
         if spec is not None:
@@ -132,6 +143,7 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
             raise click.UsageError("give the task to solve with --task (e.g. --task penguins; see `aira-dsl tasks list`)")
         plan = load_plan_or_spec(spec, overrides=overrides, env_mode="error")
         out = out or default_run_dir(plan.name, Path(task_ref).name if os.sep in task_ref else task_ref)
+        _refuse_live_run(RunDir(out))
         if RunDir(out).exists():
             raise click.UsageError(f"{out} already holds a run; use --resume {out} to continue it")
         options = RunOptions(task_ref=task_ref, out=out, seed=seed or 0, workers=workers, llm_cache=llm_cache or "off",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,7 @@ from aira_dsl.runtime.fitness import FitnessEvaluator
 from aira_dsl.runtime.journal import Journal, open_journal
 from aira_dsl.runtime.options import RunOptions
 from aira_dsl.runtime.pipeline import Grader, NodePipeline
-from aira_dsl.runtime.rundir import RunDir
+from aira_dsl.runtime.rundir import RunDir, RunInUse
 from aira_dsl.runtime.scheduler import NodeEvent, RunSummary, Scheduler
 from aira_dsl.settings.model import ModelSettings
 
@@ -109,6 +108,14 @@ def build_engine(plan: Plan, options: RunOptions, *, resume: bool = False,
     workers = options.workers or plan.execution.workers
     closers: list[Callable[[], Any]] = []
     try:
+        try:  # one orchestrator per run directory, held until the run ends (or the process dies)
+            lock = rundir.lock()
+        except RunInUse as exc:
+            raise EngineError(str(exc), hint="wait for it to finish, or stop it (Ctrl-C) before resuming") from None
+        closers.append(lock.release)
+        left = rundir.remove_leftovers()
+        if left:
+            say(f"removed {len(left)} leftover workspace(s) of a stopped run")
         grader = given.grader if given.grader is not None else _task_service(options)
         closers.append(grader.close)
         task = grader.info
@@ -119,7 +126,11 @@ def build_engine(plan: Plan, options: RunOptions, *, resume: bool = False,
             profile = load_profile(plan.execution.sandbox, options.sandbox_dirs)
             gpu_sets = assign_gpus(workers, plan.execution.gpus_per_worker, options.gpus)
             sandboxes = list(given.sandboxes) if given.sandboxes is not None else [
-                create_sandbox(profile, workdir_root=rundir.work, gpus=gpus) for gpus in gpu_sets]
+                create_sandbox(profile, workdir_root=rundir.work_dir, gpus=gpus) for gpus in gpu_sets]
+            # Before any node: a view of the data the sandbox's user can read (a private copy
+            # when the task's folder is not readable by it).
+            views = [sandbox.use_data(Path(task.public_dir)) if hasattr(sandbox, "use_data")
+                     else Path(task.public_dir) for sandbox in sandboxes]
         except SandboxError as exc:
             raise EngineError(exc.message, exc.hint) from None
         limits = profile.limits
@@ -147,7 +158,6 @@ def build_engine(plan: Plan, options: RunOptions, *, resume: bool = False,
             dropped = journal.delete_pending()
             if dropped:
                 say(f"resuming: re-running {len(dropped)} node(s) that were in flight: {dropped}")
-            _remove_leftovers(rundir)
             journal.event("resume", dropped=dropped, options=options.to_record())
         else:
             journal.set_meta("plan_hash", plan.plan_hash)
@@ -166,7 +176,7 @@ def build_engine(plan: Plan, options: RunOptions, *, resume: bool = False,
         executor = ThreadPoolExecutor(max_workers=2 * workers + 2, thread_name_prefix="aira-node")
         pipeline = NodePipeline(
             plan=plan, models=models, sandboxes=sandboxes, grader=_as_grader(grader), contexts=contexts,
-            fitness=FitnessEvaluator(plan, task.direction), rundir=rundir, data_dir=Path(task.public_dir),
+            fitness=FitnessEvaluator(plan, task.direction), rundir=rundir, data_dirs=views,
             limits=limits, executor=executor, on_call=journal.record_call, direction=task.direction)
 
         async def close() -> None:
@@ -192,11 +202,3 @@ def build_engine(plan: Plan, options: RunOptions, *, resume: bool = False,
 def _as_grader(service: Any) -> Grader:
     grader: Grader = service
     return grader
-
-
-def _remove_leftovers(rundir: RunDir) -> None:
-    """Workspaces and read-back copies of nodes that were in flight when the run stopped."""
-    for folder in (rundir.work, rundir.root / "readback"):
-        if folder.is_dir():
-            for item in folder.iterdir():
-                shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)

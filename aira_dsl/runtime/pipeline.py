@@ -20,10 +20,7 @@ tool-using agents plug in here.
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -34,6 +31,7 @@ from aira_dsl.plan import OperatorPlan, Plan
 from aira_dsl.prompting import build_messages
 from aira_dsl.runtime.context import ContextBuilder, TimeInfo, node_env
 from aira_dsl.runtime.fitness import FitnessEvaluator
+from aira_dsl.runtime.outputs import collect_outputs
 from aira_dsl.runtime.records import CallRecord, Execution, Grade, NodeOutcome, Review, SubmissionCheck
 from aira_dsl.runtime.rundir import RunDir
 from aira_dsl.sandbox.base import Limits, Sandbox
@@ -41,7 +39,6 @@ from aira_dsl.search import Graph, NodeView
 
 __all__ = [
     "GENERATORS",
-    "MAX_REPORTED_METRICS",
     "CodeGenerator",
     "Generated",
     "Generator",
@@ -51,9 +48,6 @@ __all__ = [
     "buggy_reason",
 ]
 
-MAX_REPORTED_METRICS = 50
-REPORTED_LIMIT = 1e12
-"""Reported metrics outside ±this are not numbers a solution honestly measured: ignored."""
 
 _T = TypeVar("_T")
 
@@ -62,17 +56,16 @@ class Grader(Protocol):
     """The task, as the pipeline needs it (``aira_dsl.runtime.taskservice.TaskService``)."""
 
     @property
-    def hidden_predictions(self) -> str | None:
-        """The file name (in ``./submission``) of the hidden-validation predictions; None without
-        hidden validation."""
+    def has_hidden_validation(self) -> bool:
+        """Whether the task holds rows back (the solution then writes hidden-validation predictions)."""
         ...
 
     def check(self, submission: Path) -> SubmissionCheck:
         """Format check of a submission file (no score)."""
         ...
 
-    def hidden_score(self, submission_dir: Path) -> float | None:
-        """The score on the framework-held validation split, if the task has one."""
+    def hidden_score(self, predictions: Path) -> float | None:
+        """The score of hidden-validation predictions (a host copy of the CSV) on the held-back rows."""
         ...
 
     def grade(self, submission: Path) -> Grade:
@@ -140,7 +133,8 @@ GENERATORS: dict[str, Generator] = {}
 """Operator kind → its generate stage; kinds not listed use :class:`CodeGenerator`."""
 
 
-def buggy_reason(execution: Execution, review: Review | None, metric: float | None) -> str:
+def buggy_reason(execution: Execution, review: Review | None, metric: float | None,
+                 notes: Sequence[str] = ()) -> str:
     """A short human reason for a buggy verdict (the fitness rule itself may be any expression)."""
     if execution.timed_out:
         return "timed out"
@@ -153,29 +147,8 @@ def buggy_reason(execution: Execution, review: Review | None, metric: float | No
     if review is not None and review.is_bug:
         return f"the reviewer found a bug: {review.summary[:200]}"
     if metric is None:
-        return "no validation metric"
+        return "no validation metric" + (f" ({notes[0]})" if notes else "")
     return "judged buggy by fitness.buggy"
-
-
-def read_reported(path: Path) -> dict[str, float]:
-    """Numbers a solution reported in ``working/metrics.json``: finite, within ±1e12, at most 50;
-    anything else is ignored."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8")[:100_000])
-    except (OSError, ValueError, RecursionError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    out: dict[str, float] = {}
-    for key, value in list(data.items())[:MAX_REPORTED_METRICS]:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            try:
-                number = float(value)
-            except OverflowError:
-                continue
-            if math.isfinite(number) and abs(number) <= REPORTED_LIMIT:
-                out[str(key)[:200]] = number
-    return out
 
 
 @dataclass
@@ -185,6 +158,8 @@ class _Run:
     execution: Execution
     submission_copy: Path | None
     hidden_score: float | None
+    notes: list[str] = field(default_factory=list)
+    """Reported values that were ignored (why the metric may be missing)."""
 
 
 @dataclass
@@ -198,7 +173,8 @@ class NodePipeline:
     contexts: ContextBuilder
     fitness: FitnessEvaluator
     rundir: RunDir
-    data_dir: Path | None
+    data_dirs: Sequence[Path | None]
+    """Per worker: the task's public data as that worker's sandbox reads it."""
     limits: Limits
     executor: Executor | None = None
     on_call: Callable[[CallRecord], None] = lambda call: None
@@ -255,10 +231,10 @@ class NodePipeline:
             return NodeOutcome(node.id, buggy=True, metric=None, value=None, fitness=None, plan=generated.plan,
                                code=None, summary=None,
                                error=f"no usable code after {generated.attempts} attempt(s): {generated.problem}")
-        scratch = Path(tempfile.mkdtemp(prefix=f"node-{node.id:05d}-", dir=self.rundir.scratch_root()))
+        staging = self.rundir.staging(node.id)
         try:
             limit = allowance() if allowance is not None else times.execution_timeout
-            run = await self._execute(node.id, worker, generated.code, limit, scratch)
+            run = await self._execute(node.id, worker, generated.code, limit, staging)
             review = await self._review(graph, node, generated, run.execution, times) if self.needs_review else None
             grade = None
             if self.plan.fitness.oracle:
@@ -269,24 +245,33 @@ class NodePipeline:
                 outcome = type(outcome)(outcome.metric, False, test, test if self.direction == "maximize" else -test)
             if not self.plan.fitness.oracle:
                 grade = await self._grade(run)
+            if run.submission_copy is not None:  # keep the checked copy as the node's submission
+                copy = run.submission_copy
+                await self._off_loop(lambda: self.rundir.adopt_node_file(node.id, "submission.csv", copy))
         finally:
-            await self._off_loop(lambda: shutil.rmtree(scratch, ignore_errors=True))
-        error = outcome.error or (buggy_reason(run.execution, review, outcome.metric) if outcome.buggy else None)
+            await self._off_loop(lambda: shutil.rmtree(staging, ignore_errors=True))
+        error = outcome.error or (buggy_reason(run.execution, review, outcome.metric, run.notes)
+                                  if outcome.buggy else None)
         return NodeOutcome(node.id, buggy=outcome.buggy, metric=outcome.metric, value=outcome.value,
                            fitness=outcome.fitness, plan=generated.plan, code=generated.code,
                            summary=review.summary if review else None, error=error, execution=run.execution,
                            review=review, grade=grade)
 
-    async def _execute(self, node_id: int, worker: int, code: str, limit: float | None, scratch: Path) -> _Run:
+    async def _execute(self, node_id: int, worker: int, code: str, limit: float | None, staging: Path) -> _Run:
         """Sandbox → read-back → submission check (and the hidden-validation score).
 
         ``limit`` is the execution's time allowance in seconds (None: the plan's exec_timeout);
         an allowance of 0 (no time left) still gives the script one second, never the full limit.
+        Everything the host takes back from the workspace goes through the safe reader
+        (:func:`aira_dsl.runtime.outputs.collect_outputs`) into host-owned ``staging``: the grader
+        and the hidden-validation scorer only ever see those copies. A refused file (a link, a
+        FIFO, too large) makes the submission invalid with the refusal as its reason.
         """
         sandbox = self.sandboxes[worker]
         self.rundir.write_node_file(node_id, "solution.py", code)
+        data_dir = self.data_dirs[worker] if worker < len(self.data_dirs) else None
         workspace = await self._off_loop(lambda: sandbox.prepare(
-            f"node-{node_id:05d}", self.data_dir, {"solution.py": code.encode("utf-8")}))
+            f"node-{node_id:05d}", data_dir, {"solution.py": code.encode("utf-8")}))
         wall = max(1.0, float(self.plan.budget.exec_timeout if limit is None else limit))
         limits = self.limits.override(wall_time=wall)
         loop = asyncio.get_running_loop()
@@ -299,42 +284,31 @@ class NodePipeline:
             self._orphans.append(future)
             raise
         try:
-            copy, reported, hidden_dir = await self._off_loop(lambda: self._read_back(workspace, scratch))
+            outputs = await self._off_loop(lambda: collect_outputs(
+                workspace.root, staging, hidden=self.grader.has_hidden_validation))
             hidden = None
-            if hidden_dir is not None:
-                hidden = await self._off_loop(lambda: self.grader.hidden_score(hidden_dir))
-            check = (await self._off_loop(lambda: self.grader.check(copy)) if copy is not None
-                     else SubmissionCheck.missing())
+            if outputs.hidden is not None and outputs.refusal is None:
+                predictions = outputs.hidden
+                hidden = await self._off_loop(lambda: self.grader.hidden_score(predictions))
+            if outputs.refusal is not None:
+                check = SubmissionCheck(outputs.submission_exists, False, outputs.refusal)
+            elif outputs.submission is not None:
+                copy = outputs.submission
+                check = await self._off_loop(lambda: self.grader.check(copy))
+            else:
+                check = SubmissionCheck.missing()
         finally:
             await self._off_loop(lambda: sandbox.cleanup(workspace))
-        self.rundir.write_node_file(node_id, "output.txt", result.output)
-        if check.valid and copy is not None:
-            self.rundir.write_node_file(node_id, "submission.csv", copy.read_bytes())
+        output = result.output
+        if outputs.notes:
+            output += "".join(f"\n[aira-dsl] {note}" for note in outputs.notes) + "\n"
+        self.rundir.write_node_file(node_id, "output.txt", output)
         execution = Execution(
             exit_code=result.exit_code, timed_out=result.timed_out, oom_killed=result.oom_killed,
-            duration=result.duration, output=result.output, isolation=result.isolation,
+            duration=result.duration, output=output, isolation=result.isolation,
             submission_exists=check.exists, submission_valid=check.valid, submission_reason=check.reason,
-            reported=reported)
-        return _Run(execution, copy if check.valid else None, hidden)
-
-    def _read_back(self, workspace: Any, scratch: Path) -> tuple[Path | None, dict[str, float], Path | None]:
-        """Copy what the host reads out of the workspace into host-owned ``scratch``: the
-        submission, the hidden-validation predictions and the reported metrics. Graders only ever
-        see these copies."""
-        submission = workspace.submission_dir / "submission.csv"
-        copy = None
-        if submission.is_file():
-            copy = scratch / "submission" / "submission.csv"
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(submission, copy)
-        hidden_dir = None
-        name = self.grader.hidden_predictions
-        if name is not None and (workspace.submission_dir / name).is_file():
-            hidden_dir = scratch / "submission"
-            hidden_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(workspace.submission_dir / name, hidden_dir / name)
-        reported = read_reported(workspace.working_dir / "metrics.json")
-        return copy, reported, hidden_dir
+            reported=outputs.reported)
+        return _Run(execution, outputs.submission if check.valid else None, hidden, list(outputs.notes))
 
     async def _review(self, graph: Graph, node: NodeView, generated: Generated, execution: Execution,
                       times: TimeInfo) -> Review:

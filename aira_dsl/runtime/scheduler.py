@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import random
 import signal
+import sqlite3
 import time
 import traceback
 from collections.abc import Callable
@@ -274,6 +275,8 @@ class Scheduler:
             raise asyncio.CancelledError from None
         except (LLMConfigError, ReplayMissError, SandboxError) as exc:
             raise _StopRun(f"error: {getattr(exc, 'message', str(exc))}") from None
+        except (sqlite3.Error, MemoryError) as exc:  # the journal or the machine itself: nothing can go on
+            raise _StopRun(f"error: {type(exc).__name__}: {exc}") from None
         except LLMRequestError as exc:
             if exc.status_code in (401, 403, 404):  # a wrong key or model name fails every node
                 raise _StopRun(f"error: {exc.message}") from None
@@ -287,9 +290,11 @@ class Scheduler:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failure inside one node marks that node
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self.journal.event("node-error", node=node_id, error=detail[:2000])
-            outcome = self._failed(node, f"internal error while developing the node: {detail[:500]}")
+            error = f"internal error while handling this node: {type(exc).__name__}: {exc}"[:1000]
+            self.say(f"node {node_id}: {error}")
+            self.journal.event("node-error", node=node_id, error=error,
+                               traceback="".join(traceback.format_exception(exc))[-4000:])
+            outcome = self._failed(node, error)
         self._commit(outcome)
 
     def _failed(self, node: NodeView, error: str) -> NodeOutcome:

@@ -5,13 +5,29 @@ parses CSV files. Keeping both out of the orchestrator keeps its memory small an
 loop responsive with many workers. The helper process loads the task once; the engine asks it
 for the task's description, the data preview, and a grade per submission, and gets plain
 values back. ``in_process=True`` runs the same functions directly (for tools and tests).
+
+The helper never outlives the orchestrator: it asks the kernel for SIGKILL when its parent dies
+(``PR_SET_PDEATHSIG``, when the pool is started from the main thread, the thread the kernel
+watches) and a watchdog thread also waits on a pidfd of the orchestrator and exits the moment it
+ends, so a SIGKILLed run leaves no grading process (and its hundreds of MB) behind. A helper that
+dies while grading (a submission that exhausts its memory) is replaced on the next request, and
+the request that killed it fails with :class:`TaskServiceError` (its node is marked buggy).
+
+Submissions reach the helper only as host copies made by the safe reader (see
+:mod:`aira_dsl.runtime.outputs`), never as workspace paths.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import os
+import select
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,18 +55,43 @@ class TaskInfo:
     public_dir: Path
     has_hidden_validation: bool
     data_preview: str
-    hidden_predictions: str | None = None
-    """File name the solution writes hidden-validation predictions to (None without hidden validation)."""
 
 
 _TASK: Any = None  # the loaded task, in the helper process
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C reaches the whole process group; the engine decides what it means, so the helper
-    keeps grading until the engine shuts it down."""
+PR_SET_PDEATHSIG = 1
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit as soon as ``parent`` (the orchestrator) ends, however it ends."""
+    try:
+        fd = os.pidfd_open(parent)
+    except OSError:
+        fd = -1
+    if os.getppid() != parent:  # it died before we could watch it
+        os._exit(0)
+    if fd >= 0:
+        select.select([fd], [], [])
+        os._exit(0)
+    while os.getppid() == parent:  # no pidfd (Linux < 5.3): poll
+        threading.Event().wait(0.5)
+    os._exit(0)
+
+
+def _init_helper(parent: int, pdeathsig: bool) -> None:
+    """Initializer of the helper process.
+
+    Ctrl-C reaches the whole process group; the engine decides what it means, so the helper
+    keeps grading until the engine shuts it down. It must not outlive the engine, though.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if pdeathsig:
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), 0, 0, 0)
+    threading.Thread(target=_watch_parent, args=(parent,), name="aira-parent-watch", daemon=True).start()
 
 
 def _load(ref: str, mlebench_data_dir: Path | None, cache_dir: Path | None,
@@ -63,14 +104,11 @@ def _load(ref: str, mlebench_data_dir: Path | None, cache_dir: Path | None,
                              hidden_validation=hidden_validation)
     except TaskError as exc:
         return "error", (str(exc), getattr(exc, "hint", None))
-    from aira_dsl.tasks.model import HIDDEN_PREDICTIONS_FILE
-
     task = _TASK
-    hidden = task.hidden_validation is not None
     return "ok", TaskInfo(id=task.id, name=task.name, description=task.description, metric=task.metric,
                           direction=task.direction, public_dir=Path(task.public_dir),
-                          has_hidden_validation=hidden, data_preview=data_preview(task.public_dir),
-                          hidden_predictions=HIDDEN_PREDICTIONS_FILE if hidden else None)
+                          has_hidden_validation=task.hidden_validation is not None,
+                          data_preview=data_preview(task.public_dir))
 
 
 def _check(path: str) -> SubmissionCheck:
@@ -92,10 +130,10 @@ def _grade(path: str) -> Grade:
                  above_median=bool(report.above_median), report=report.to_dict())
 
 
-def _hidden(submission_dir: str) -> float | None:
+def _hidden(predictions: str) -> float | None:
     from aira_dsl.tasks import score_hidden_validation
 
-    return score_hidden_validation(_TASK, Path(submission_dir))
+    return score_hidden_validation(_TASK, Path(predictions))
 
 
 class TaskService:
@@ -104,45 +142,72 @@ class TaskService:
     def __init__(self, ref: str, *, mlebench_data_dir: Path | None = None, cache_dir: Path | None = None,
                  hidden_validation: float | None = None, in_process: bool = False):
         self._pool: ProcessPoolExecutor | None = None
-        args = (ref, mlebench_data_dir, cache_dir, hidden_validation)
+        self._in_process = in_process
+        self._args = (ref, mlebench_data_dir, cache_dir, hidden_validation)
+        self._lock = threading.Lock()
         if in_process:
-            status, value = _load(*args)
+            status, value = _load(*self._args)
         else:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_ignore_interrupts)
-            status, value = self._pool.submit(_load, *args).result()
+            status, value = self._start()
         if status != "ok":
             self.close()
             message, hint = value
             raise TaskServiceError(message, hint)
         self.info: TaskInfo = value
 
+    def _start(self) -> tuple[str, Any]:
+        # The helper is forked by the thread that first submits work, here: PDEATHSIG follows
+        # that thread, so it is only asked for when this is the main thread (which lives as
+        # long as the process); the pidfd watchdog covers every case.
+        main = threading.current_thread() is threading.main_thread()
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_init_helper, initargs=(os.getpid(), main))
+        return self._pool.submit(_load, *self._args).result()
+
+    def _call(self, function: Any, *args: Any) -> Any:
+        with self._lock:
+            pool = self._pool
+        if pool is None:
+            raise TaskServiceError("the task service is closed")
+        try:
+            return pool.submit(function, *args).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool:  # the first to notice replaces it
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._start()
+            raise TaskServiceError("the grading process died while handling this request (e.g. the "
+                                   "submission exhausted its memory); it was restarted") from None
+
     @property
     def has_hidden_validation(self) -> bool:
         return self.info.has_hidden_validation
 
-    @property
-    def hidden_predictions(self) -> str | None:
-        return self.info.hidden_predictions
-
     def check(self, submission: Path) -> SubmissionCheck:
-        """Is the file a valid submission (format only; no score)?"""
-        if self._pool is None:
+        """Is the file (a host copy) a valid submission? Format only; no score."""
+        if self._in_process:
             return _check(str(submission))
-        return self._pool.submit(_check, str(submission)).result()
+        return self._call(_check, str(submission))  # type: ignore[no-any-return]
 
     def grade(self, submission: Path) -> Grade:
-        """Check and score a submission on the private answers (never seen by the agent)."""
-        if self._pool is None:
+        """Score a submission (a host copy) on the private answers (never seen by the agent)."""
+        if self._in_process:
             return _grade(str(submission))
-        return self._pool.submit(_grade, str(submission)).result()
+        return self._call(_grade, str(submission))  # type: ignore[no-any-return]
 
-    def hidden_score(self, submission_dir: Path) -> float | None:
-        if self._pool is None:
-            return _hidden(str(submission_dir))
-        return self._pool.submit(_hidden, str(submission_dir)).result()
+    def hidden_score(self, predictions: Path) -> float | None:
+        """The task metric on hidden-validation predictions (a host copy of the CSV)."""
+        if self._in_process:
+            return _hidden(str(predictions))
+        return self._call(_hidden, str(predictions))  # type: ignore[no-any-return]
+
+    def pid(self) -> int | None:
+        """The helper process's pid (None in process or before it started)."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return next(iter(processes), None)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

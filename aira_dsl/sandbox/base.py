@@ -145,6 +145,12 @@ class ExecResult:
 class Sandbox(Protocol):
     """A place to run untrusted node code: one workspace per node, limits per run."""
 
+    def use_data(self, data_dir: Path) -> Path:
+        """The host folder bound at ``./data`` for ``data_dir``: itself when the sandbox's user can
+        read it, else a private readable copy; raises :class:`SandboxError` (naming the folder and
+        the fix) when neither works. Done once per folder; ``prepare`` calls it too."""
+        ...
+
     def prepare(self, node_id: str, data_dir: Path | None,
                 extra_files: Mapping[str, bytes] = {}) -> Workspace:
         """Create a fresh workspace for ``node_id`` with ``extra_files`` (relative path → bytes)."""

@@ -6,7 +6,9 @@ memory (without swap), CPU and process limits, the workspace as the only writabl
 public data bound read-only. GPUs are passed as explicit device ids, so a worker's container can
 only use its own. Output is streamed through an attach socket into bounded buffers (the logging
 driver is ``none``, so the engine does not store gigabytes of output either), and the container
-is removed whatever happens.
+is removed whatever happens — also when the orchestrator is killed: every container carries its
+orchestrator's owner label, and a watcher process (:mod:`.docker_reaper`) removes them the moment
+the orchestrator ends.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from aira_dsl.sandbox.base import SANDBOX_WORKDIR, ExecResult, Limits, SandboxBase, SandboxError, Workspace
+from aira_dsl.sandbox.dataview import Reader, readable_view
 from aira_dsl.sandbox.docker_image import ensure_image
+from aira_dsl.sandbox.docker_reaper import OWNER_LABEL, owner_id, start_reaper
 from aira_dsl.sandbox.environment import SYSTEM_PATH, sandbox_env
 from aira_dsl.sandbox.output import OutputCapture
 from aira_dsl.sandbox.profile import DockerSettings, SandboxProfile
@@ -72,13 +76,24 @@ class DockerSandbox(SandboxBase):
         self.client = docker_client()
         self.image = ensure_image(self.client, self.settings, profile.name, progress)
         self.user = self.settings.user if os.geteuid() == 0 else f"{os.getuid()}:{os.getgid()}"
+        start_reaper()
 
     # -- the protocol --------------------------------------------------------------------------
+
+    def use_data(self, data_dir: Path) -> Path:
+        """The folder to bind at ``./data``: itself, or a private copy the container user can read."""
+        if os.geteuid() == 0:
+            uid, _, gid = self.user.partition(":")
+            reader = Reader(uid=int(uid), gid=int(gid or uid))
+        else:
+            reader = Reader(as_self=True)
+        return readable_view(Path(data_dir), reader, self.workdir_root / ".data")
 
     def prepare(self, node_id: str, data_dir: Path | None,
                 extra_files: Mapping[str, bytes] = {}) -> Workspace:
         uid = int(self.user.split(":")[0])
-        return create_workspace(self.workdir_root, node_id, data_dir, extra_files,
+        source = self.use_data(data_dir) if data_dir is not None else None
+        return create_workspace(self.workdir_root, node_id, source, extra_files,
                                 uid if os.geteuid() == 0 else None)
 
     def cleanup(self, workspace: Workspace) -> None:
@@ -182,7 +197,8 @@ class DockerSandbox(SandboxBase):
         name = f"aira-{workspace.node_id or 'run'}-{os.getpid()}-{next(_COUNTER)}"
         return {"image": self.image, "command": argv, "user": self.user, "environment": environment,
                 "working_dir": SANDBOX_WORKDIR, "hostname": "sandbox", "network_disabled": True,
-                "labels": {LABEL: "1", "aira-dsl.node": workspace.node_id}, "host_config": host_config,
+                "labels": {LABEL: "1", "aira-dsl.node": workspace.node_id, OWNER_LABEL: owner_id()},
+                "host_config": host_config,
                 "name": name, "stdin_open": False, "tty": False}
 
     def _wait(self, cid: str, timeout: float) -> int | None:

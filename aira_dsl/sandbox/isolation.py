@@ -187,10 +187,16 @@ def _nsinit_mounts(mounts: Sequence[Mount]) -> list[dict[str, Any]]:
 
 
 def unshare_command(unshare: str, python: str, mounts: Sequence[Mount], argv: Sequence[str],
-                    env: dict[str, str], *, root_dir: Path, uid: int | None, status_fd: int) -> list[str]:
-    """``unshare`` + our init (:mod:`._nsinit`) building ``mounts`` under ``root_dir`` and running ``argv``."""
+                    env: dict[str, str], *, root_dir: Path, uid: int | None, status_fd: int,
+                    lifeline_fd: int | None = None) -> list[str]:
+    """``unshare`` + our init (:mod:`._nsinit`) building ``mounts`` under ``root_dir`` and running ``argv``.
+
+    ``lifeline_fd`` is an inherited pidfd of the orchestrator: the init ends the sandbox when it
+    becomes readable (the orchestrator ended).
+    """
     config = {"root": str(root_dir), "mounts": _nsinit_mounts(mounts), "chdir": SANDBOX_WORKDIR,
-              "uid": uid, "argv": list(argv), "env": env, "status_fd": status_fd, "hostname": "sandbox"}
+              "uid": uid, "argv": list(argv), "env": env, "status_fd": status_fd, "hostname": "sandbox",
+              "lifeline_fd": lifeline_fd}
     flags = ["--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--propagation", "private"]
     if os.geteuid() != 0:
         flags = ["--user", "--map-root-user", *flags]

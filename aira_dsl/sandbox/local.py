@@ -11,15 +11,23 @@ While it runs, the supervisor reads stdout and stderr into bounded buffers and w
 clock; at the deadline the code gets SIGTERM, then SIGKILL after the profile's grace period.
 When the main process ends, anything it left behind is killed (through the cgroup, or the PID
 namespace's init, or by scanning ``/proc``), so no process outlives its execution.
+
+Nor does any outlive the orchestrator: bubblewrap runs with ``--die-with-parent``; on the
+``unshare`` path the launcher asks for SIGKILL when the orchestrator dies (``setpriv
+--pdeathsig``) and our init also watches a pidfd of the orchestrator. Sandbox uids come from a
+block this process holds alone on the machine (:mod:`.uids`), and the namespace roots
+(``/tmp/aira-nsroot-<pid>-*``) of orchestrators that died are removed by the next one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
-import itertools
+import functools
 import logging
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -35,12 +43,14 @@ from typing import IO, Any
 
 from aira_dsl.sandbox.base import ExecResult, Limits, SandboxBase, SandboxError, Workspace, signal_exit_code
 from aira_dsl.sandbox.cgroups import CgroupGroup, CgroupSupport, detect_cgroups
+from aira_dsl.sandbox.dataview import Reader, readable_view
 from aira_dsl.sandbox.environment import sandbox_env
 from aira_dsl.sandbox.gpus import nvidia_device_nodes
 from aira_dsl.sandbox.isolation import bwrap_command, choose_isolation, sandbox_view, unshare_command
 from aira_dsl.sandbox.output import OutputCapture
 from aira_dsl.sandbox.procs import descendants, kill_pids, kill_until_gone, pids_with_env_marker
 from aira_dsl.sandbox.profile import SandboxProfile
+from aira_dsl.sandbox.uids import UidBlock, uid_block
 from aira_dsl.sandbox.workspace import create_workspace, list_produced_files, remove_workspace
 
 __all__ = ["LocalSandbox"]
@@ -50,9 +60,52 @@ log = logging.getLogger("aira_dsl.sandbox")
 _JOIN_CGROUPS = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"'
 """The launcher's first step: put itself (and so everything it becomes) into the cgroups."""
 _MEMORY_ERRORS = ("MemoryError", "std::bad_alloc", "Cannot allocate memory")
-_UID_COUNTER = itertools.count()
 _DRAIN_SECONDS = 2.0
 _READ_CHUNK = 1 << 20
+NSROOT_PREFIX = "aira-nsroot-"
+"""``/tmp/aira-nsroot-<orchestrator pid>-*``: empty mount points of unshare sandboxes."""
+_NSROOT = re.compile(re.escape(NSROOT_PREFIX) + r"(\d+)-")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_nsroots(tmp: Path | None = None) -> list[Path]:
+    """Remove namespace roots left by orchestrators that are no longer alive (they are empty
+    mount points on the host; only ``rmdir`` is used, so nothing with content is ever removed)."""
+    removed = []
+    folder = Path(tmp or tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            match = _NSROOT.match(entry.name)
+            if match is None or not entry.is_dir(follow_symlinks=False) or _pid_alive(int(match.group(1))):
+                continue
+            with contextlib.suppress(OSError):
+                os.rmdir(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+@functools.cache
+def _setpriv_pdeathsig() -> str | None:
+    """setpriv, if it supports ``--pdeathsig`` (util-linux ≥ 2.33); else None."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    true = shutil.which("true") or "/bin/true"
+    try:
+        done = subprocess.run([setpriv, "--pdeathsig", "KILL", "--", true], capture_output=True, timeout=10,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return setpriv if done.returncode == 0 else None
 
 
 @dataclass
@@ -91,6 +144,13 @@ class LocalSandbox(SandboxBase):
             log.warning("sandbox profile %s: %s", profile.name, self.notes[0])
         if not self.cgroups.available and not self.as_root and self.isolation != "none":
             self.warnings.append("no cgroups: max_processes is counted over all processes of this user")
+        self.uids: UidBlock | None = None
+        if self.as_root and self.isolation != "none":
+            self.uids = uid_block(profile.uid)
+        self.pdeathsig: str | None = None
+        if self.isolation == "unshare":
+            remove_dead_nsroots()
+            self.pdeathsig = _setpriv_pdeathsig()
 
     @staticmethod
     def _cgroup_support(mode: str, parent: str | None) -> CgroupSupport:
@@ -106,16 +166,32 @@ class LocalSandbox(SandboxBase):
 
     # -- the protocol --------------------------------------------------------------------------
 
+    def use_data(self, data_dir: Path) -> Path:
+        """The folder to bind at ``./data`` for ``data_dir``: itself, or a private copy the sandbox's
+        user can read (see :mod:`.dataview`); raises SandboxError naming the folder and the fix."""
+        if self.isolation == "none":
+            return Path(data_dir)
+        reader = Reader() if self.as_root else Reader(as_self=True)
+        return readable_view(Path(data_dir), reader, self.workdir_root / ".data")
+
     def prepare(self, node_id: str, data_dir: Path | None,
                 extra_files: Mapping[str, bytes] = {}) -> Workspace:
-        uid = None
-        if self.as_root and self.isolation != "none":
-            uid = self.profile.uid + (os.getpid() * 131 + next(_UID_COUNTER)) % 50_000
-        return create_workspace(self.workdir_root, node_id, data_dir, extra_files, uid,
-                                link_data=self.isolation == "none")
+        uid = self.uids.acquire() if self.uids is not None else None
+        try:
+            source = self.use_data(data_dir) if data_dir is not None else None
+            return create_workspace(self.workdir_root, node_id, source, extra_files, uid,
+                                    link_data=self.isolation == "none")
+        except BaseException:
+            if self.uids is not None:
+                self.uids.release(uid)
+            raise
 
     def cleanup(self, workspace: Workspace) -> None:
-        remove_workspace(workspace.root)
+        try:
+            remove_workspace(workspace.root)
+        finally:
+            if self.uids is not None and workspace.owner_uid is not None:
+                self.uids.release(workspace.owner_uid)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -128,6 +204,7 @@ class LocalSandbox(SandboxBase):
             "cgroups": self.cgroups.reason,
             "runs_as": "sandbox uid (unprivileged)" if self.as_root and self.isolation != "none"
             else f"uid {os.geteuid()}",
+            "uid_block": [self.uids.start, self.uids.stop - 1] if self.uids is not None else None,
             "python": self.python,
             "gpus": self.gpus,
             "notes": list(self.notes),
@@ -217,10 +294,17 @@ class LocalSandbox(SandboxBase):
         if self.isolation == "bubblewrap":
             launch.argv = [*prefix, *bwrap_command(self.binary, mounts, argv, uid=uid, status_fd=status_write)]
         else:
-            root_dir = Path(tempfile.mkdtemp(prefix="aira-nsroot-"))
+            root_dir = Path(tempfile.mkdtemp(prefix=f"{NSROOT_PREFIX}{os.getpid()}-"))
             launch.temp_dirs.append(root_dir)
-            launch.argv = [*prefix, *unshare_command(self.binary, sys.executable, mounts, argv, child_env,
-                                                     root_dir=root_dir, uid=uid, status_fd=status_write)]
+            lifeline = _self_pidfd()
+            if lifeline is not None:
+                launch.pass_fds = (status_write, lifeline)
+            # The launcher chain (sh, prlimit, unshare) is one process: setpriv's parent-death
+            # signal, set first, stays with it through each exec.
+            guard = [self.pdeathsig, "--pdeathsig", "KILL", "--"] if self.pdeathsig else []
+            launch.argv = [*guard, *prefix, *unshare_command(self.binary, sys.executable, mounts, argv, child_env,
+                                                             root_dir=root_dir, uid=uid, status_fd=status_write,
+                                                             lifeline_fd=lifeline)]
             launch.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         return launch
 
@@ -390,6 +474,16 @@ class LocalSandbox(SandboxBase):
             output_truncated=capture.truncated, output_total_bytes=capture.total,
             warnings=list(dict.fromkeys([*self.warnings, *self.run_warnings])),
         )
+
+
+def _self_pidfd() -> int | None:
+    """A pidfd of this process for the sandbox's init to watch (it becomes readable when we end)."""
+    try:
+        fd = os.pidfd_open(os.getpid())
+    except (OSError, AttributeError):
+        return None
+    os.set_inheritable(fd, True)
+    return fd
 
 
 def _grow_pipe(fd: int) -> None:

@@ -221,17 +221,7 @@ def apply_hidden_validation(task: Task, config: HiddenValidationConfig | None = 
                                description=task.description + hidden_section(task, count, config.train_file))
 
 
-def _predictions_path(location: Path) -> Path:
-    location = Path(location)
-    return location if location.suffix == ".csv" else location / HIDDEN_PREDICTIONS_FILE
-
-
-def check_hidden_validation(task: Task, workspace_submission_dir: Path) -> tuple[SubmissionCheck, float | None]:
-    """Check and score a solution's hidden-validation predictions; (verdict, score or None)."""
-    hv = task.hidden_validation
-    if hv is None:
-        return SubmissionCheck(False, f"task {task.id} has no hidden validation split", "no-hidden-split"), None
-    path = _predictions_path(workspace_submission_dir)
+def _check_copy(task: Task, hv: HiddenValidation, path: Path) -> tuple[SubmissionCheck, float | None]:
     check, aligned = prepare_submission(task, path, answers_path=hv.answers,
                                         label="hidden validation predictions")
     if aligned is None:
@@ -242,9 +232,37 @@ def check_hidden_validation(task: Task, workspace_submission_dir: Path) -> tuple
         return SubmissionCheck(False, str(exc), "grader-rejected", check.notes), None
 
 
-def score_hidden_validation(task: Task, workspace_submission_dir: Path) -> float | None:
-    """The task metric on ``hidden_val_predictions.csv`` in that dir; None if absent or invalid.
+def check_hidden_validation(task: Task, location: Path) -> tuple[SubmissionCheck, float | None]:
+    """Check and score a solution's hidden-validation predictions; (verdict, score or None).
 
-    ``workspace_submission_dir`` is the solution's ``submission/`` directory (or the CSV itself).
+    ``location`` is the predictions CSV (the runtime passes the host copy it staged) or a
+    solution's ``submission/`` folder. Either way the file is first read back through the safe
+    reader (:func:`aira_dsl.sandbox.readback.read_back`: no link followed, regular single-link
+    files only, size-capped) into a private temporary copy, and only that copy is parsed.
     """
-    return check_hidden_validation(task, workspace_submission_dir)[1]
+    import tempfile
+
+    from aira_dsl.sandbox.readback import MAX_SUBMISSION_BYTES, Refusal, read_back
+
+    hv = task.hidden_validation
+    if hv is None:
+        return SubmissionCheck(False, f"task {task.id} has no hidden validation split", "no-hidden-split"), None
+    location = Path(location)
+    folder, name = (location.parent, location.name) if location.suffix == ".csv" and not location.is_dir() \
+        else (location, HIDDEN_PREDICTIONS_FILE)
+    with tempfile.TemporaryDirectory(prefix="aira-hidden-") as private:
+        copy = Path(private) / HIDDEN_PREDICTIONS_FILE
+        result = read_back(folder, name, max_bytes=MAX_SUBMISSION_BYTES, dest=copy)
+        if isinstance(result, Refusal):
+            code = "missing-file" if not result.exists else "refused"
+            return SubmissionCheck(False, f"hidden validation predictions: {result.reason}", code), None
+        return _check_copy(task, hv, copy)
+
+
+def score_hidden_validation(task: Task, location: Path) -> float | None:
+    """The task metric on the hidden-validation predictions; None if absent, refused or invalid.
+
+    ``location`` is a host copy of the CSV, or the solution's ``submission/`` directory (read
+    back safely, see :func:`check_hidden_validation`).
+    """
+    return check_hidden_validation(task, location)[1]

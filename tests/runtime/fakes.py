@@ -120,7 +120,6 @@ class FakeTaskInfo:
     public_dir: Path = Path("/nonexistent")
     has_hidden_validation: bool = False
     data_preview: str = ""
-    hidden_predictions: str | None = None
 
 
 @dataclass
@@ -136,10 +135,6 @@ class FakeGrader:
     def has_hidden_validation(self) -> bool:
         return self.info.has_hidden_validation
 
-    @property
-    def hidden_predictions(self) -> str | None:
-        return self.info.hidden_predictions
-
     def check(self, submission: Path) -> SubmissionCheck:
         self.log.append("grader:check")
         lines = submission.read_text().splitlines()
@@ -147,7 +142,7 @@ class FakeGrader:
             return SubmissionCheck(True, False, "the header must be id,value")
         return SubmissionCheck(True, True, None)
 
-    def hidden_score(self, submission_dir: Path) -> float | None:
+    def hidden_score(self, predictions: Path) -> float | None:
         self.log.append("grader:hidden")
         return self.hidden
 

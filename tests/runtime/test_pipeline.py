@@ -69,7 +69,7 @@ class Harness:
         self.pipeline = NodePipeline(plan=plan, models={"coder": self.model}, sandboxes=[self.sandbox],
                                      grader=self.grader, contexts=contexts,
                                      fitness=FitnessEvaluator(plan, "maximize"), rundir=self.rundir,
-                                     data_dir=None, limits=Limits(wall_time=60), on_call=self.calls.append)
+                                     data_dirs=[None], limits=Limits(wall_time=60), on_call=self.calls.append)
 
     def develop(self, role: str = "draft", parents: tuple[int, ...] = ()) -> NodeOutcome:
         node = apply_action(self.graph, Action(role, parents), roles=self.plan.policy.roles,
@@ -111,7 +111,7 @@ def test_reported_metric_as_fitness_needs_no_review(tmp_path: Path) -> None:
 
 def test_hidden_score_as_fitness(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, 'fitness: {metric: hidden.score, buggy: "metric == null"}')
-    info = FakeTaskInfo(has_hidden_validation=True, hidden_predictions="hidden_val_predictions.csv")
+    info = FakeTaskInfo(has_hidden_validation=True)
     files = {**SUBMISSION, "submission/hidden_val_predictions.csv": "id,value\n9,1\n"}
     h = Harness(tmp_path, plan, {"good": Behaviour(files=files)}, [answer_with("good")], hidden=0.33, info=info)
     outcome = h.develop()
