@@ -88,12 +88,19 @@ def _execute(plan: Any, options: Any, *, resume: bool, fmt: str) -> Any:
 @click.option("--gpus", "gpu_list", metavar="IDS",
               help="GPU ids this run may use, e.g. 0,1 (default: every visible GPU); workers get disjoint sets "
                    "of execution.gpus_per_worker each.")
+@click.option("--task-option", "task_option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="A task option (repeatable): submission.strict, competition_id, direction, validate_url "
+                   "(see docs/tasks.md).")
+@click.option("--competition-id", help="mlebench-public: the competition id (default: $COMPETITION_ID).")
+@click.option("--direction", type=click.Choice(["maximize", "minimize"]),
+              help="mlebench-public: which way the metric improves, when no MLE-bench leaderboard says it.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json prints the final summary as JSON (progress lines still go to stderr).")
 def run_command(spec: str | None, task_ref: str | None, workers: int | None, out: Path | None, seed: int | None,
                 overrides: tuple[str, ...], llm_cache: str | None, llm_cache_path: Path | None, resume_dir: Path | None,
                 mlebench_data_dir: Path | None, hidden_validation: float | None, base_url: str | None,
-                gpu_list: str | None, fmt: str) -> None:
+                gpu_list: str | None, task_option_pairs: tuple[str, ...], competition_id: str | None,
+                direction: str | None, fmt: str) -> None:
     """Run an agent (SPEC or compiled PLAN) on a task until its budget is spent.
 
     The run directory holds the plan, a SQLite journal of every node and model call, per-node
@@ -108,6 +115,8 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
       aira-dsl run specs/aira-greedy.yaml --task penguins --workers 2
       OPENAI_BASE_URL=http://127.0.0.1:8000/v1 aira-dsl run specs/aira-mcts.yaml --task diabetes
       aira-dsl run plan.json --task ./my-task --set budget.steps=50 --seed 3
+      aira-dsl run specs/aira-greedy.yaml --task mlebench:spooky-author-identification --mlebench-data-dir DIR
+      aira-dsl run specs/aira-greedy.yaml --task mlebench-public:/home/data --competition-id ID
       aira-dsl run --resume runs/20261126-101500_aira-greedy_penguins_ab12cd
     """
     from aira_dsl.compiler import load_plan_or_spec
@@ -122,6 +131,7 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
             gpus = [int(part) for part in gpu_list.split(",") if part.strip()]
         except ValueError:
             raise click.UsageError(f"--gpus takes comma-separated GPU ids, e.g. 0,1 (got {gpu_list!r})") from None
+    task_options = _task_options(task_option_pairs, competition_id, direction)
     if resume_dir is not None:
         _refuse_live_run(RunDir(resume_dir))
         if overrides:
@@ -133,7 +143,7 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
                 resume_dir, task_ref=task_ref, workers=workers, llm_cache=llm_cache,
                 llm_cache_path=llm_cache_path, mlebench_data_dir=mlebench_data_dir,
                 hidden_validation=hidden_validation, base_url=base_url, gpus=gpus,
-                seed=seed)
+                seed=seed, task_options=task_options or None)
         except EngineError as exc:
             raise DiagnosticError(Diagnostic("resume", str(exc), hint=exc.hint)) from None
     else:
@@ -148,7 +158,8 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
             raise click.UsageError(f"{out} already holds a run; use --resume {out} to continue it")
         options = RunOptions(task_ref=task_ref, out=out, seed=seed or 0, workers=workers, llm_cache=llm_cache or "off",
                              llm_cache_path=llm_cache_path, mlebench_data_dir=mlebench_data_dir,
-                             hidden_validation=hidden_validation, base_url=base_url, gpus=gpus)
+                             hidden_validation=hidden_validation, base_url=base_url, gpus=gpus,
+                             task_options=task_options)
     problem = _endpoint_problem(plan, options.base_url) if options.llm_cache != "replay" else None
     if problem:
         raise DiagnosticError(Diagnostic(
@@ -159,6 +170,21 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
     summary = _execute(plan, options, resume=resume_dir is not None, fmt=fmt)
     _print_summary(summary, fmt)
     sys.exit(EXIT_OK if summary.status != "failed" else EXIT_FINDINGS)
+
+
+def _task_options(pairs: tuple[str, ...], competition_id: str | None, direction: str | None) -> dict[str, Any]:
+    """``--task-option KEY=VALUE`` pairs plus the flags named after options (checked by the task layer)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--task-option takes KEY=VALUE, e.g. submission.strict=true (got {pair!r})")
+        options[key.strip()] = value.strip()
+    if competition_id is not None:
+        options["competition_id"] = competition_id
+    if direction is not None:
+        options["direction"] = direction
+    return options
 
 
 @click.command("demo")

@@ -123,7 +123,8 @@ CONTEXTS: MappingProxyType[str, ContextSpec] = MappingProxyType({
         "evaluated once for each candidate past node, to choose what an operator's prompt shows",
         (
             FieldInfo("node", RecordType("node", (*_NODE_FIELDS, FieldInfo(
-                "metric", _NUMBER_OR_NULL, "the candidate's metric; null if it has none"))),
+                "metric", _NUMBER_OR_NULL, "the candidate's metric; null if it has none"), FieldInfo(
+                "submission", _SUBMISSION, "the candidate's submission and the checker's verdict on it"))),
                 "the candidate past node"),
             FieldInfo("metric", _NUMBER_OR_NULL, "the candidate's metric (same as node.metric)"),
             FieldInfo("policy", _POLICY, _POLICY.description),

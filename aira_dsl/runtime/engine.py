@@ -25,7 +25,7 @@ from typing import Any
 
 from aira_dsl import __version__
 from aira_dsl.plan import Plan
-from aira_dsl.runtime.context import ContextBuilder, installed_packages
+from aira_dsl.runtime.context import ContextBuilder
 from aira_dsl.runtime.fitness import FitnessEvaluator
 from aira_dsl.runtime.journal import Journal, open_journal
 from aira_dsl.runtime.options import RunOptions
@@ -85,7 +85,8 @@ def _task_service(options: RunOptions) -> Any:
 
     try:
         return TaskService(options.task_ref, mlebench_data_dir=options.mlebench_data_dir,
-                           cache_dir=options.task_cache_dir, hidden_validation=options.hidden_validation)
+                           cache_dir=options.task_cache_dir, hidden_validation=options.hidden_validation,
+                           options=options.task_options)
     except TaskServiceError as exc:
         raise EngineError(str(exc), exc.hint) from None
 
@@ -136,10 +137,24 @@ def build_engine(plan: Plan, options: RunOptions, *, resume: bool = False,
         limits = profile.limits
         hardware = given.hardware if given.hardware is not None else detect_hardware(
             gpu_sets[0] if gpu_sets else [], memory_limit=limits.memory_bytes, cpus=limits.cpus)
-        task_ctx = {"id": task.id, "name": task.name, "description": task.description,
-                    "data_preview": task.data_preview, "metric": {"name": task.metric, "direction": task.direction}}
-        contexts = ContextBuilder(plan, journal, task=task_ctx, hardware=hardware,
-                                  packages=given.packages if given.packages is not None else installed_packages())
+        if given.packages is not None:  # a test's fake environment
+            packages, sandbox_facts, description, environment = list(given.packages), None, task.description, {}
+        else:  # what the sandbox's own interpreter can import, and the GPUs it really sees
+            from aira_dsl.runtime.environment_facts import sandbox_facts as probe
+
+            try:
+                facts = probe(sandboxes[0], profile, dict(hardware), gpu_sets[0] if gpu_sets else [],
+                              cache_dir=options.task_cache_dir, say=say)
+            except SandboxError as exc:  # the sandbox cannot run even the probe: no node could run either
+                raise EngineError(exc.message, exc.hint) from None
+            hardware, packages, sandbox_facts = facts.hardware, facts.packages, facts.sandbox
+            description, environment = facts.description(task, plan.budget), facts.to_dict()
+        task_ctx = {"id": task.id, "name": task.name, "description": description,
+                    "data_preview": task.data_preview, "data_notes": getattr(task, "data_notes", ""),
+                    "metric": {"name": task.metric, "direction": task.direction}}
+        contexts = ContextBuilder(plan, journal, task=task_ctx, hardware=hardware, packages=packages,
+                                  sandbox=sandbox_facts if sandbox_facts is not None else
+                                  {"network": False, "caches": []})
         cache = ResponseCache(options.llm_cache_path or (rundir.root / "llm-cache.sqlite"),
                               options.llm_cache)  # type: ignore[arg-type]
         closers.append(getattr(cache, "close", lambda: None))
@@ -167,7 +182,10 @@ def build_engine(plan: Plan, options: RunOptions, *, resume: bool = False,
         rundir.write_run({
             **existing, "run_id": existing.get("run_id") or rundir.root.name, "spec": plan.name,
             "plan_hash": plan.plan_hash,
-            "task": {"id": task.id, "ref": options.task_ref, "metric": task.metric, "direction": task.direction},
+            "task": {"id": task.id, "ref": options.task_ref, "metric": task.metric, "direction": task.direction,
+                     "options": dict(options.task_options), "has_test_score": getattr(task, "has_test_score", True),
+                     "notes": list(getattr(task, "notes", ()))},
+            "environment": environment,
             "seed": options.seed, "workers": workers, "status": "running", "stop_reason": None,
             "options": options.to_record(),
             "created_at": existing.get("created_at") or time.time(), "finished_at": None,

@@ -44,10 +44,13 @@ class RunOptions:
     sandbox_dirs: list[Path] | None = None
     base_url: str | None = None
     """Overrides every model's endpoint (the demo points all models at its scripted server)."""
+    task_options: dict[str, Any] = field(default_factory=dict)
+    """Task options (aira_dsl.tasks.TASK_OPTIONS: submission.strict, competition_id, direction, validate_url)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Options of later features, recorded and restored as they are."""
 
-    SEMANTIC: ClassVar[tuple[str, ...]] = ("task_ref", "seed", "hidden_validation")
+    SEMANTIC: ClassVar[tuple[str, ...]] = ("task_ref", "seed", "hidden_validation", "task_options")
+    OPERATIONAL_TASK_OPTIONS: ClassVar[tuple[str, ...]] = ("validate_url",)
     """Options that define the experiment: a resume may not change them."""
 
     def to_record(self) -> dict[str, Any]:
@@ -93,11 +96,17 @@ class RunOptions:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise OptionChangeError(f"unknown run option(s): {', '.join(unknown)}")
-        changed = dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        values = {k: v for k, v in overrides.items() if v is not None}
+        if "task_options" in values:  # given options add to the recorded ones
+            values["task_options"] = {**self.task_options, **values["task_options"]}
+        changed = dataclasses.replace(self, **values)
         for name in self.SEMANTIC:
             before, after = getattr(self, name), getattr(changed, name)
+            if name == "task_options":  # where the grading server listens is not part of the experiment
+                before = {k: v for k, v in before.items() if k not in self.OPERATIONAL_TASK_OPTIONS}
+                after = {k: v for k, v in after.items() if k not in self.OPERATIONAL_TASK_OPTIONS}
             if before != after:
-                flag = "--" + name.replace("_", "-").replace("task-ref", "task")
+                flag = "--" + name.replace("_", "-").replace("task-ref", "task").replace("task-options", "task-option")
                 raise OptionChangeError(
                     f"{flag} cannot change when a run is resumed: it was started with {before!r}, not {after!r}",
                     hint=f"leave {flag} out to continue with {before!r}, or start a new run directory")

@@ -317,7 +317,9 @@ class NodePipeline:
         op = self.plan.operators[self.plan.policy.roles["analyze"]]
         node_info = {"code": generated.code, "plan": generated.plan, "output": execution.output,
                      "exit_code": execution.exit_code, "timed_out": execution.timed_out,
-                     "duration": execution.duration}
+                     "duration": execution.duration,
+                     "submission": {"exists": execution.submission_exists, "valid": execution.submission_valid,
+                                    "reason": execution.submission_reason}}
         context = self.contexts.analyze_context(graph, op, node_info, times)
         messages = await self._off_loop(lambda: build_messages(self.plan, op, context))
         result = await ask_for_review(self._model(op, node.id), messages, info=CallInfo(op.name, op.kind, node.id),

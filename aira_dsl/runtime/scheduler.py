@@ -380,7 +380,8 @@ class Scheduler:
             run_dir=self.rundir.root, status=status, stop_reason=reason, steps=len(self.graph.done()),
             best_node=best, best_validation=self.graph[best].metric if best is not None else None,
             best_test=grade.test_score if grade else None, medal=medal,
-            above_median=grade.above_median if grade else None, cost_usd=cost, tokens=tokens,
+            above_median=grade.above_median if grade and grade.test_score is not None else None,
+            cost_usd=cost, tokens=tokens,
             elapsed=self.elapsed(), task=self.task)
         self.rundir.update_run(status=status, stop_reason=reason, finished_at=time.time(), steps=summary.steps,
                                best_node=best, best_validation=summary.best_validation, best_test=summary.best_test,

@@ -55,6 +55,10 @@ class TaskInfo:
     public_dir: Path
     has_hidden_validation: bool
     data_preview: str
+    data_notes: str = ""
+    benchmark: str | None = None
+    has_test_score: bool = True
+    notes: tuple[str, ...] = ()
 
 
 _TASK: Any = None  # the loaded task, in the helper process
@@ -95,20 +99,21 @@ def _init_helper(parent: int, pdeathsig: bool) -> None:
 
 
 def _load(ref: str, mlebench_data_dir: Path | None, cache_dir: Path | None,
-          hidden_validation: float | None) -> tuple[str, Any]:
+          hidden_validation: float | None, options: dict[str, Any] | None = None) -> tuple[str, Any]:
     global _TASK
     from aira_dsl.tasks import TaskError, data_preview, resolve_task
 
     try:
         _TASK = resolve_task(ref, mlebench_data_dir=mlebench_data_dir, cache_dir=cache_dir,
-                             hidden_validation=hidden_validation)
+                             hidden_validation=hidden_validation, options=options)
     except TaskError as exc:
         return "error", (str(exc), getattr(exc, "hint", None))
     task = _TASK
     return "ok", TaskInfo(id=task.id, name=task.name, description=task.description, metric=task.metric,
                           direction=task.direction, public_dir=Path(task.public_dir),
                           has_hidden_validation=task.hidden_validation is not None,
-                          data_preview=data_preview(task.public_dir))
+                          data_preview=data_preview(task.public_dir), data_notes=task.data_notes,
+                          benchmark=task.benchmark, has_test_score=task.blind is None, notes=tuple(task.notes))
 
 
 def _check(path: str) -> SubmissionCheck:
@@ -140,10 +145,11 @@ class TaskService:
     """A task loaded in a helper process (or in this one), answering grading requests."""
 
     def __init__(self, ref: str, *, mlebench_data_dir: Path | None = None, cache_dir: Path | None = None,
-                 hidden_validation: float | None = None, in_process: bool = False):
+                 hidden_validation: float | None = None, in_process: bool = False,
+                 options: dict[str, Any] | None = None):
         self._pool: ProcessPoolExecutor | None = None
         self._in_process = in_process
-        self._args = (ref, mlebench_data_dir, cache_dir, hidden_validation)
+        self._args = (ref, mlebench_data_dir, cache_dir, hidden_validation, options)
         self._lock = threading.Lock()
         if in_process:
             status, value = _load(*self._args)

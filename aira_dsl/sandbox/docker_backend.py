@@ -28,7 +28,7 @@ from aira_dsl.sandbox.base import SANDBOX_WORKDIR, ExecResult, Limits, SandboxBa
 from aira_dsl.sandbox.dataview import Reader, readable_view
 from aira_dsl.sandbox.docker_image import ensure_image
 from aira_dsl.sandbox.docker_reaper import OWNER_LABEL, owner_id, start_reaper
-from aira_dsl.sandbox.environment import SYSTEM_PATH, sandbox_env
+from aira_dsl.sandbox.environment import SYSTEM_PATH, cache_binds, sandbox_env
 from aira_dsl.sandbox.output import OutputCapture
 from aira_dsl.sandbox.profile import DockerSettings, SandboxProfile
 from aira_dsl.sandbox.workspace import create_workspace, list_produced_files, remove_workspace
@@ -106,7 +106,7 @@ class DockerSandbox(SandboxBase):
             version = None
         return {"backend": "docker", "profile": self.profile.name, "isolation": "docker",
                 "limits_mode": "docker", "image": self.image, "engine": version, "user": self.user,
-                "gpus": self.gpus, "warnings": []}
+                "gpus": self.gpus, "caches": [c.mount for c in self.profile.present_caches()], "warnings": []}
 
     def run(self, workspace: Workspace, script_name_or_argv: str | Sequence[str], limits: Limits,
             env: Mapping[str, str] = {}) -> ExecResult:
@@ -173,6 +173,8 @@ class DockerSandbox(SandboxBase):
         binds = {str(workspace.root): {"bind": SANDBOX_WORKDIR, "mode": "rw"}}
         if workspace.source_data is not None:
             binds[str(workspace.source_data)] = {"bind": f"{SANDBOX_WORKDIR}/data", "mode": "ro"}
+        for host, inside in cache_binds(self.profile):
+            binds[host] = {"bind": inside, "mode": "ro"}
         ulimits = [Ulimit(name="core", soft=0, hard=0)]
         if limits.file_size_bytes is not None:
             ulimits.append(Ulimit(name="fsize", soft=limits.file_size_bytes, hard=limits.file_size_bytes))

@@ -79,8 +79,12 @@ def _covered(path: str, roots: Sequence[str]) -> bool:
 
 
 def sandbox_view(*, workspace_root: Path, data_dir: Path | None, python: str, extra_ro: Sequence[str],
-                 gpu_nodes: Sequence[Path], tmp_size: int | None) -> list[Mount]:
-    """The mounts of an isolated local sandbox, in the order they must be made."""
+                 gpu_nodes: Sequence[Path], tmp_size: int | None,
+                 extra_binds: Sequence[tuple[str, str]] = ()) -> list[Mount]:
+    """The mounts of an isolated local sandbox, in the order they must be made.
+
+    ``extra_binds`` are (host folder, path inside) pairs bound read-only last (model caches).
+    """
     mounts = [Mount("ro", "/usr", "/usr")]
     for name in SYSTEM_DIRS:
         if os.path.islink(name):
@@ -103,6 +107,7 @@ def sandbox_view(*, workspace_root: Path, data_dir: Path | None, python: str, ex
     mounts.append(Mount("rw", SANDBOX_WORKDIR, str(workspace_root)))
     if data_dir is not None:
         mounts.append(Mount("ro", f"{SANDBOX_WORKDIR}/data", str(data_dir)))
+    mounts.extend(Mount("ro", inside, host) for host, inside in extra_binds)
     return mounts
 
 

@@ -44,7 +44,7 @@ from typing import IO, Any
 from aira_dsl.sandbox.base import ExecResult, Limits, SandboxBase, SandboxError, Workspace, signal_exit_code
 from aira_dsl.sandbox.cgroups import CgroupGroup, CgroupSupport, detect_cgroups
 from aira_dsl.sandbox.dataview import Reader, readable_view
-from aira_dsl.sandbox.environment import sandbox_env
+from aira_dsl.sandbox.environment import cache_binds, sandbox_env
 from aira_dsl.sandbox.gpus import nvidia_device_nodes
 from aira_dsl.sandbox.isolation import bwrap_command, choose_isolation, sandbox_view, unshare_command
 from aira_dsl.sandbox.output import OutputCapture
@@ -207,6 +207,7 @@ class LocalSandbox(SandboxBase):
             "uid_block": [self.uids.start, self.uids.stop - 1] if self.uids is not None else None,
             "python": self.python,
             "gpus": self.gpus,
+            "caches": [c.mount if self.isolation != "none" else str(c.host) for c in self.profile.present_caches()],
             "notes": list(self.notes),
             "warnings": list(self.warnings),
         }
@@ -270,7 +271,8 @@ class LocalSandbox(SandboxBase):
                 run_id: str, group: CgroupGroup | None) -> _Launch:
         inside = self.isolation != "none"
         child_env = sandbox_env(self.profile, env, python=self.python, gpus=self.gpus, cpus=limits.cpus,
-                                home=("/tmp" if inside else str(workspace.root)), run_id=run_id)
+                                home=("/tmp" if inside else str(workspace.root)), run_id=run_id,
+                                caches_inside=inside)
         prefix: list[str] = []
         if group is not None:
             files = [str(f) for f in group.procs_files]
@@ -287,7 +289,7 @@ class LocalSandbox(SandboxBase):
         os.set_inheritable(status_write, True)
         mounts = sandbox_view(workspace_root=workspace.root, data_dir=workspace.source_data,
                               python=self.python, extra_ro=self.profile.bind_ro, gpu_nodes=self.gpu_nodes,
-                              tmp_size=self.profile.tmp_size)
+                              tmp_size=self.profile.tmp_size, extra_binds=cache_binds(self.profile))
         uid = workspace.owner_uid if self.as_root else None
         assert self.binary is not None
         launch = _Launch(argv=[], cwd="/", env=child_env, status_read=status_read, pass_fds=(status_write,))

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from aira_dsl.diagnostics import Diagnostic, Severity, render_text
-from aira_dsl.sandbox.base import Limits, SandboxError
+from aira_dsl.sandbox.base import SANDBOX_WORKDIR, Limits, SandboxError
 from aira_dsl.spec.model import parse_duration
 from aira_dsl.spec.yamlpos import YamlDocument, load_yaml_file
 
 __all__ = [
+    "CACHE_MOUNT_ROOT",
     "DEFAULT_ENV_ALLOW",
+    "CacheBinding",
     "DockerSettings",
     "SandboxProfile",
     "check_profile_file",
@@ -62,6 +64,39 @@ def parse_size(value: Any) -> int | None:
         return None
     number, unit, _, _ = match.groups()
     return int(float(number) * _SIZE_UNITS[unit.lower()])
+
+
+CACHE_MOUNT_ROOT = "/caches"
+"""Where read-only model caches appear inside an isolated sandbox (``/caches/<name>``)."""
+
+
+@dataclass(frozen=True)
+class CacheBinding:
+    """One ``caches:`` entry: a host folder of pretrained weights, bound read-only into sandboxes.
+
+    Inside an isolated sandbox it appears at ``mount`` (default ``/caches/<host folder name>``),
+    never at its host path, so nothing else of the user's home becomes visible; ``env`` names
+    the variable that points the libraries at it (``HF_HOME``, ``TORCH_HOME``...).
+    """
+
+    host: Path
+    env: str
+    mount: str
+
+    def present(self) -> bool:
+        """Whether the host folder exists (a missing cache is skipped, and prompts do not claim it)."""
+        return self.host.is_dir()
+
+
+def _caches(entries: Sequence[Mapping[str, Any]], base: Path | None) -> tuple[CacheBinding, ...]:
+    out = []
+    for entry in entries:
+        host = Path(str(entry["host"])).expanduser()
+        if not host.is_absolute() and base is not None:
+            host = base / host
+        mount = str(entry.get("mount") or f"{CACHE_MOUNT_ROOT}/{host.name or 'cache'}")
+        out.append(CacheBinding(host=host, env=str(entry["env"]), mount=mount))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,11 @@ class SandboxProfile:
     tmp_size: int = 1 << 30
     cgroup_parent: str | None = None
     docker: DockerSettings | None = None
+    caches: tuple[CacheBinding, ...] = ()
+
+    def present_caches(self) -> tuple[CacheBinding, ...]:
+        """The ``caches`` whose host folders exist."""
+        return tuple(c for c in self.caches if c.present())
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -113,6 +153,9 @@ class SandboxProfile:
         if self.docker is not None:
             data["docker"] = {"image": self.docker.image,
                               "dockerfile": str(self.docker.dockerfile) if self.docker.dockerfile else None}
+        if self.caches:
+            data["caches"] = [{"host": str(c.host), "env": c.env, "mount": c.mount, "present": c.present()}
+                              for c in self.caches]
         return data
 
 
@@ -188,6 +231,7 @@ def profile_from_data(data: Mapping[str, Any], name: str, path: Path | None = No
         tmp_size=parse_size(local.get("tmp_size", "1g")) or 1 << 30,
         cgroup_parent=local.get("cgroup_parent") or None,
         docker=docker,
+        caches=_caches(data.get("caches") or [], base),
     )
 
 
@@ -243,6 +287,22 @@ def _semantic(doc: YamlDocument, path: Path) -> list[Diagnostic]:
         out.append(doc.diagnostic("unisolated", "isolation: none runs node code unisolated, with this "
                                   "user's rights: use it for trusted code only", ("isolation",),
                                   severity=Severity.INFO))
+    seen_env: dict[str, int] = {}
+    seen_mount: dict[str, int] = {}
+    for index, entry in enumerate(data.get("caches") or []):
+        mount = entry.get("mount") or f"{CACHE_MOUNT_ROOT}/{Path(str(entry.get('host', ''))).expanduser().name}"
+        for seen, value, key in ((seen_env, entry.get("env"), "env"), (seen_mount, mount, "mount")):
+            if value in seen:
+                out.append(doc.diagnostic("duplicate-cache", f"caches[{index}] uses the same {key} ({value}) as "
+                                          f"caches[{seen[value]}]", ("caches", index),
+                                          hint="give each cache its own env and mount"))
+            seen[value] = index
+        if is_secret_name(str(entry.get("env", ""))):
+            out.append(doc.diagnostic("secret-env", f"'{entry.get('env')}' looks like a credential; a cache's "
+                                      "variable would be dropped", ("caches", index, "env")))
+        if mount in ("/", SANDBOX_WORKDIR) or str(mount).startswith((SANDBOX_WORKDIR + "/", "/proc", "/dev")):
+            out.append(doc.diagnostic("bad-mount", f"caches[{index}].mount {mount} would hide part of the sandbox",
+                                      ("caches", index), hint=f"use a folder under {CACHE_MOUNT_ROOT}"))
     env = data.get("env") or {}
     for index, name in enumerate(env.get("allow") or []):
         if isinstance(name, str) and is_secret_name(name):

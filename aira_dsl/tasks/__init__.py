@@ -2,7 +2,8 @@
 
 A task is a directory with a ``task.yaml`` (see ``docs/tasks.md`` and
 ``schema/task.schema.json``), a bundled task prepared offline from data installed packages ship,
-or an MLE-bench competition prepared by the ``mlebench`` tool. This package loads them
+an MLE-bench competition prepared by the ``mlebench`` tool, or one seen from inside MLE-bench's
+harness (``mlebench-public:DIR``). This package loads them, unpacks public archives
 (:func:`resolve_task`), previews their data for prompts (:func:`data_preview`), checks and
 grades submissions (:func:`check_submission`, :func:`grade_submission`) and scores the
 hidden validation split (:func:`score_hidden_validation`). It depends on nothing else of
@@ -30,15 +31,18 @@ from aira_dsl.tasks.model import (
     Thresholds,
 )
 from aira_dsl.tasks.preview import data_preview
-from aira_dsl.tasks.resolve import default_cache_dir, resolve_task
+from aira_dsl.tasks.resolve import TASK_OPTIONS, default_cache_dir, make_agent_ready, resolve_task
 from aira_dsl.tasks.submission import SubmissionCheck, check_submission
 from aira_dsl.tasks.taskfile import check_task_dir, is_task_document, load_task_file, looks_like_task
+from aira_dsl.tasks.unpack import DataView, unpack_public_dir
 
 __all__ = [
     "HIDDEN_ANSWERS_FILE",
     "HIDDEN_FEATURES_FILE",
     "HIDDEN_PREDICTIONS_FILE",
+    "TASK_OPTIONS",
     "BundledInfo",
+    "DataView",
     "GradeReport",
     "HiddenValidation",
     "HiddenValidationConfig",
@@ -62,10 +66,12 @@ __all__ = [
     "list_bundled",
     "load_task_file",
     "looks_like_task",
+    "make_agent_ready",
     "medal_positions",
     "metric_names",
     "prepare_bundled",
     "rank_score",
     "resolve_task",
     "score_hidden_validation",
+    "unpack_public_dir",
 ]

@@ -167,6 +167,10 @@ def grade_submission(task: Task, path: Path | str) -> GradeReport:
     ``mlebench`` missing for an MLE-bench task), never for problems of the submission.
     """
     path = Path(path)
+    if task.blind is not None:
+        from aira_dsl.tasks.blind import grade_blind
+
+        return grade_blind(task, path)
     if task.mlebench is not None:
         from aira_dsl.tasks.mlebench_adapter import grade_with_mlebench
 

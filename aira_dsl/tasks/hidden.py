@@ -190,6 +190,9 @@ def apply_hidden_validation(task: Task, config: HiddenValidationConfig | None = 
         return task
     if task.hidden_validation is not None:
         raise TaskError(f"task {task.id} already has a hidden validation split")
+    if task.blind is not None:
+        raise TaskError(f"hidden validation is not available for {task.source}: tasks (there is no grader "
+                        "to score the held-back rows with)", hint="run without --hidden-validation")
     if task.mlebench is not None:
         from aira_dsl.tasks.mlebench_adapter import INSTALL_HINT, mlebench_available
 

@@ -17,6 +17,7 @@ __all__ = [
     "HIDDEN_ANSWERS_FILE",
     "HIDDEN_FEATURES_FILE",
     "HIDDEN_PREDICTIONS_FILE",
+    "BlindRef",
     "Direction",
     "HiddenValidation",
     "HiddenValidationConfig",
@@ -48,6 +49,10 @@ class SubmissionFormat:
     """Largest submission accepted; ``None`` means the default (see ``submission.py``)."""
     values: str | None = None
     """Kind of the target values (``label``, ``probability``... or ``any``); None: the metric's."""
+    strict: bool = False
+    """MLE-bench tasks: run the built-in format pre-check (the sample's columns and ids) before
+    MLE-bench's own validation, instead of MLE-bench's validation alone (task option
+    ``submission.strict``). Task directories are always checked in full."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,20 @@ class MlebenchRef:
 
 
 @dataclass(frozen=True)
+class BlindRef:
+    """A task seen from inside MLE-bench's harness (``mlebench-public:DIR``): no answers here.
+
+    Validity comes from the harness's validation endpoint when there is one (``validate_url``),
+    else from format checks; there is never a test score.
+    """
+
+    competition_id: str | None
+    validate_url: str | None
+    validate_source: str
+    """Where ``validate_url`` came from (an option, an environment variable, a script), or why there is none."""
+
+
+@dataclass(frozen=True)
 class Task:
     """A resolved task; see the module docstring."""
 
@@ -135,9 +154,17 @@ class Task:
     root: Path | None = None
     """The task directory (holding ``task.yaml``), when there is one."""
     source: str = "dir"
-    """``bundled``, ``dir`` or ``mlebench``."""
+    """``bundled``, ``dir``, ``mlebench`` or ``mlebench-public``."""
     mlebench: MlebenchRef | None = None
     notes: tuple[str, ...] = ()
+    data_notes: str = ""
+    """Facts about the public data for prompts (``task.data_notes``): which archives were unpacked
+    and where, a submission format known only from private files. Built from what is on disk."""
+    data_source: Path | None = None
+    """The public folder the task declares, when ``public_dir`` is an unpacked view of it."""
+    benchmark: str | None = None
+    """``mlebench`` for MLE-bench competitions: their benchmark rules precede the description."""
+    blind: BlindRef | None = None
 
     @property
     def is_lower_better(self) -> bool:
@@ -146,6 +173,8 @@ class Task:
     @property
     def original_public_dir(self) -> Path:
         """The public dir as the task declares it, before any hidden split was carved out."""
+        if self.data_source is not None:
+            return self.data_source
         if self.hidden_validation is not None:
             return self.hidden_validation.source_public_dir
         return self.public_dir

@@ -384,6 +384,12 @@ def check_against_sample(task: Task, path: Path) -> SubmissionCheck:
 
 def check_submission(task: Task, path: Path) -> SubmissionCheck:
     """Is the file at ``path`` a valid submission for ``task``? Never scores it."""
+    if task.blind is not None:
+        from aira_dsl.tasks.blind import check_blind
+
+        return check_blind(task, path)[0]
     if task.mlebench is not None:
-        return check_against_sample(task, path)
+        from aira_dsl.tasks.mlebench_adapter import check_with_mlebench
+
+        return check_with_mlebench(task, path)
     return prepare_submission(task, path)[0]

@@ -44,6 +44,10 @@ TASK = record("task", [
     Field("description", _STR, "The full task statement (markdown), as the task author wrote it."),
     Field("data_preview", _STR,
           "Generated overview of the public data (file tree and per-file previews); empty if none."),
+    Field("data_notes", _STR,
+          "Markdown bullet lines about the data, derived from what is on disk: which archives were "
+          "unpacked and where, which are still packed, the submission's columns and row count when the "
+          "sample submission is private. Empty when there is nothing to say."),
     Field("metric", METRIC, "The task's evaluation metric."),
     Field("time_remaining", _NUM, "Seconds left in the run's time budget; null without a time budget.",
           nullable=True),
@@ -63,6 +67,24 @@ HARDWARE = record("hardware", [
     Field("gpus", ListOf(GPU), "GPUs the solution's sandbox can use; empty for CPU-only runs."),
     Field("cpus", _INT, "CPU cores available to the sandbox."),
     Field("memory_gb", _NUM, "Memory limit of the sandbox in GB; null when unknown.", nullable=True),
+])
+
+CACHE = record("cache", [
+    Field("name", _STR, "The cache folder's name, e.g. `huggingface`."),
+    Field("env", _STR, "The variable pointing at it inside the sandbox, e.g. `HF_HOME`."),
+    Field("path", _STR, "Where the sandbox sees it (read-only), e.g. `/caches/huggingface`."),
+])
+
+SANDBOX = record("sandbox", [
+    Field("network", _BOOL, "Whether the solution can reach the network (false in every isolated sandbox)."),
+    Field("caches", ListOf(CACHE),
+          "Read-only caches of pretrained weights the sandbox profile binds in; empty when there are none."),
+])
+
+SUBMISSION = record("submission", [
+    Field("exists", _BOOL, "Whether the run wrote `./submission/submission.csv`."),
+    Field("valid", _BOOL, "Whether the submission passed the task's check (for MLE-bench: its own validation)."),
+    Field("reason", _STR, "Why the submission was rejected or is missing; null when it is valid.", nullable=True),
 ])
 
 WORKSPACE = record("workspace", [
@@ -96,12 +118,14 @@ PARENT = record("parent", [
     Field("output", _STR, "The parent's full terminal output (stdout and stderr); use `head_tail` to cut it."),
     Field("metric", _NUM, "The parent's validation metric; null when it produced none.", nullable=True),
     Field("review", REVIEW, "The review of the parent's run."),
+    Field("submission", SUBMISSION, "The parent's submission and the checker's verdict on it."),
 ])
 
 CROSSOVER_PARENT = record("crossover parent", [
     Field("code", _STR, "The parent's Python source, unfenced."),
     Field("plan", _STR, "The parent's plan."),
     Field("metric", _NUM, "The parent's validation metric; null when it produced none.", nullable=True),
+    Field("submission", SUBMISSION, "The parent's submission and the checker's verdict on it."),
 ])
 
 NODE = record("node", [
@@ -111,13 +135,16 @@ NODE = record("node", [
     Field("exit_code", _INT, "Exit status of the run (negative: killed by that signal)."),
     Field("timed_out", _BOOL, "Whether the run hit the execution timeout."),
     Field("duration", _NUM, "Wall-clock seconds the run took."),
+    Field("submission", SUBMISSION, "The submission the run wrote and the checker's verdict on it."),
 ])
 
 COMMON_VARIABLES: tuple[Field, ...] = (
     Field("task", TASK, "The task being solved and the budget left."),
     Field("hardware", HARDWARE, "What the solution's sandbox can use."),
+    Field("sandbox", SANDBOX, "Network access and read-only model caches of the solution's sandbox."),
     Field("workspace", WORKSPACE, "Paths inside the sandbox, relative to the solution's working directory."),
-    Field("packages", ListOf(_STR), "Python packages installed in the sandbox (pip names)."),
+    Field("packages", ListOf(_STR),
+          "ML packages the sandbox's interpreter can import (pip names), probed inside the sandbox."),
     Field("vars", StrMap(ANY), "The spec's `vars`: user constants; the keys are those the spec declares."),
     Field("complexity", _STR,
           "`minimal`, `moderate` or `advanced` from the operator's `complexity` rule; null when off.",

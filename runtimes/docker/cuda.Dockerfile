@@ -1,17 +1,20 @@
-# CUDA image for the docker-gpu sandbox profile: CUDA runtime, Python, PyTorch and the usual
-# ML packages. GPUs are given per container by device id (NVIDIA container toolkit).
+# CUDA image for the docker-gpu sandbox profile: CUDA runtime, Python and the ML package set the
+# agents are offered. GPUs are given per container by device id (NVIDIA container toolkit).
 #
 # Build arguments:
 #   BASE_IMAGE       a CUDA runtime image (default: the official CUDA runtime image with cuDNN)
-#   TORCH_PACKAGES   PyTorch packages to pip-install
-#   PIP_PACKAGES     other packages to pip-install (empty: none)
+#   ML_PACKAGES      the package set to pip-install; the default is the list AIRA-dojo offers its
+#                    agents (`available_packages` in its configs/solver/greedy.yaml), which is also
+#                    the list prompts may mention (aira_dsl/sandbox/probe.py: ML_PACKAGES). Prompts
+#                    only ever name what the built image really has: each run probes it.
+#   PIP_PACKAGES     extra packages to pip-install on top (empty: none)
 #   EXTRA_CA_CERTS   PEM text of extra CA certificates, for builds behind a TLS-inspecting proxy
 ARG BASE_IMAGE=nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04
 FROM ${BASE_IMAGE}
 
 ARG EXTRA_CA_CERTS=""
-ARG TORCH_PACKAGES="torch torchvision"
-ARG PIP_PACKAGES="numpy pandas scikit-learn scipy"
+ARG ML_PACKAGES="numpy pandas scikit-learn statsmodels xgboost lightgbm torch torchvision torch-geometric bayesian-optimization timm"
+ARG PIP_PACKAGES=""
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -37,7 +40,7 @@ RUN set -eu; \
 
 RUN set -eu; \
     if [ -n "$EXTRA_CA_CERTS" ]; then set -- --cert /etc/ssl/certs/ca-certificates.crt; else set --; fi; \
-    if [ -n "$TORCH_PACKAGES$PIP_PACKAGES" ]; then python3 -m pip install "$@" $TORCH_PACKAGES $PIP_PACKAGES; fi
+    if [ -n "$ML_PACKAGES$PIP_PACKAGES" ]; then python3 -m pip install "$@" $ML_PACKAGES $PIP_PACKAGES; fi
 
 RUN set -eu; \
     grep -q '^sandbox:' /etc/passwd || echo 'sandbox:x:1000:1000:sandbox:/tmp:/usr/sbin/nologin' >> /etc/passwd; \

@@ -31,7 +31,7 @@ def test_eight_workers_run_eight_executions_at_once(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     plan = load_plan_or_spec(REPO / "specs" / "aira-greedy.yaml", overrides=(
         f"budget.steps={WORKERS}", f"policy.num_drafts={WORKERS}", "budget.exec_timeout=60s",
-        "fitness.metric=1", "fitness.buggy=not submission.valid"))
+        'fitness.metric="1"', "fitness.buggy=not submission.valid"))
     script = {"latency": 0.2, "rules": [{"when": {"kind": "draft"}, "answers": [{"plan": "sleep", "code": SLEEPER}]}]}
     with ScriptedServer(script) as server:
         engine = Engine(plan, RunOptions(task_ref="penguins", out=tmp_path / "run", workers=WORKERS,

@@ -15,8 +15,30 @@ COMPETITION = "spaceship-titanic"  # a real MLE-bench competition id, so its own
 HAS_MLEBENCH = importlib.util.find_spec("mlebench") is not None
 
 
-def build_competition(data_dir: Path, rows: int = 40) -> Path:
-    """<data_dir>/<id>/prepared/{public,private} as `mlebench prepare` leaves them."""
+def hide_mlebench(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if mlebench were not installed: None entries in sys.modules make every import of it fail."""
+    import sys
+
+    for name in [n for n in sys.modules if n == "mlebench" or n.startswith("mlebench.")] + ["mlebench"]:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.fixture
+def no_mlebench(monkeypatch: pytest.MonkeyPatch) -> None:
+    hide_mlebench(monkeypatch)
+
+
+def write_leaderboard(path: Path, scores: list[float]) -> None:
+    """A leaderboard in MLE-bench's format (Kaggle's columns without the team name), best first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("scoreDate,teamId,hasTeamName,submissionDate,score\n"
+                    + "".join(f"2021-01-01 00:00:00,{1000 + i},True,2021-01-01 00:00:00,{s}\n"
+                              for i, s in enumerate(scores)), encoding="utf-8")
+
+
+def build_competition(data_dir: Path, rows: int = 40, leaderboard: bool = True) -> Path:
+    """<data_dir>/<id>/prepared/{public,private} as `mlebench prepare` leaves them, and (as the
+    installed package's leaderboards may be Git LFS pointers) the override <data_dir>/<id>/leaderboard.csv."""
     prepared = data_dir / COMPETITION / "prepared"
     public, private = prepared / "public", prepared / "private"
     public.mkdir(parents=True)
@@ -34,6 +56,8 @@ def build_competition(data_dir: Path, rows: int = 40) -> Path:
     (private / "test.csv").write_text("PassengerId,Transported\n"
                                       + "".join(f"{i},{t}\n" for i, t in zip(ids, truth, strict=True)),
                                       encoding="utf-8")
+    if leaderboard:
+        write_leaderboard(data_dir / COMPETITION / "leaderboard.csv", [0.9 - i / 100 for i in range(50)])
     return data_dir
 
 
@@ -48,7 +72,7 @@ def test_reads_the_prepared_layout(tmp_path: Path) -> None:
     assert "test.csv: 40 rows, 3 columns" in data_preview(task.public_dir)
 
 
-@pytest.mark.skipif(HAS_MLEBENCH, reason="checks the message shown when mlebench is not installed")
+@pytest.mark.usefixtures("no_mlebench")
 def test_grading_without_mlebench_says_how_to_install_it(tmp_path: Path) -> None:
     data_dir = build_competition(tmp_path)
     task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir)
@@ -60,12 +84,10 @@ def test_grading_without_mlebench_says_how_to_install_it(tmp_path: Path) -> None
     assert "github.com/openai/mle-bench" in (info.value.hint or "")
 
 
-def test_local_leaderboard_gives_direction_and_thresholds_without_mlebench(tmp_path: Path) -> None:
-    if HAS_MLEBENCH:
-        pytest.skip("with mlebench installed its own leaderboard is used")
+def test_local_leaderboard_gives_direction_and_thresholds(tmp_path: Path) -> None:
+    """<data-dir>/<id>/leaderboard.csv decides, with mlebench (an override) or without it."""
     data_dir = build_competition(tmp_path)
-    board = "scoreNullable,score\n" + "".join(f"x,{0.3 + i / 100}\n" for i in range(50))  # ascending: lower wins
-    (data_dir / COMPETITION / "leaderboard.csv").write_text(board, encoding="utf-8")
+    write_leaderboard(data_dir / COMPETITION / "leaderboard.csv", [0.3 + i / 100 for i in range(50)])  # lower wins
     task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir)
     assert task.direction == "minimize"
     assert task.thresholds is not None and task.thresholds.num_teams == 50
@@ -103,11 +125,18 @@ def test_real_mlebench_grader(tmp_path: Path) -> None:
     assert not grade_submission(task, short).valid_submission
 
 
-def test_submission_checks_against_the_sample_without_mlebench(tmp_path: Path) -> None:
+@pytest.mark.parametrize("strict", [True, False])
+def test_builtin_pre_check_is_the_strict_option_or_all_there_is_without_mlebench(
+        tmp_path: Path, strict: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """submission.strict: the sample's columns and ids are checked first (and alone without mlebench)."""
     from aira_dsl.tasks import check_submission
 
+    if not strict:
+        hide_mlebench(monkeypatch)
     data_dir = build_competition(tmp_path)
-    task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir)
+    task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir,
+                        options={"submission.strict": "true"} if strict else None)
+    assert task.submission.strict is strict
     assert check_submission(task, task.submission.sample).valid
     short = tmp_path / "short.csv"
     short.write_text("PassengerId,Transported\n0000_01,True\n", encoding="utf-8")
@@ -118,7 +147,37 @@ def test_submission_checks_against_the_sample_without_mlebench(tmp_path: Path) -
     assert check_submission(task, wrong).code == "missing-columns"
 
 
-@pytest.mark.skipif(HAS_MLEBENCH, reason="checks the message shown when mlebench is not installed")
+def test_validity_follows_mlebench_validate_submission(tmp_path: Path) -> None:
+    """Without submission.strict, the verdict and its message are MLE-bench's own."""
+    from aira_dsl.tasks import check_submission
+
+    if not HAS_MLEBENCH:
+        skip_unless_provided("mlebench", "the mlebench package is not installed")
+    from mlebench.grade import validate_submission
+    from mlebench.registry import registry
+
+    data_dir = build_competition(tmp_path)
+    task = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir)
+    competition = registry.set_data_dir(data_dir).get_competition(COMPETITION)
+    short = tmp_path / "short.csv"
+    short.write_text("PassengerId,Transported\n0000_01,True\n", encoding="utf-8")
+    check = check_submission(task, short)
+    expected_valid, expected_message = validate_submission(short, competition)
+    assert not expected_valid and not check.valid and check.reason == expected_message
+    assert "Submission invalid!" in (check.reason or "") and check.code == "mlebench-invalid"
+    # Extra columns: the built-in pre-check refuses them, MLE-bench's accuracy grader does not mind.
+    answers = (data_dir / COMPETITION / "prepared" / "private" / "test.csv").read_text(encoding="utf-8")
+    extra = tmp_path / "extra.csv"
+    extra.write_text("".join(line + ",x\n" for line in answers.splitlines()), encoding="utf-8")
+    assert validate_submission(extra, competition)[0] and check_submission(task, extra).valid
+    strict = resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir,
+                          options={"submission.strict": True})
+    assert check_submission(strict, extra).code == "extra-columns"
+    report = grade_submission(task, extra)
+    assert report.valid_submission and report.score == 1.0
+
+
+@pytest.mark.usefixtures("no_mlebench")
 def test_hidden_validation_of_a_competition_needs_mlebench(tmp_path: Path) -> None:
     data_dir = build_competition(tmp_path)
     with pytest.raises(TaskError) as info:
