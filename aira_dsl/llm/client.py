@@ -6,6 +6,11 @@ client's own retries are off, so attempts are counted and bounded in one place) 
 from the answer → accounting record (failures too) → recording. Every failure leaves as an
 :class:`~aira_dsl.llm.errors.LLMError` that names the model, the endpoint and a fix.
 
+The endpoint is not trusted: each attempt has a total deadline of ``timeout`` seconds (the HTTP
+library's own timeout only bounds each wait for a byte), the body is read by
+:mod:`aira_dsl.llm.body` within size, depth and encoding bounds with every string cleaned, and
+reported usage is only accounted when plausible (:func:`~aira_dsl.llm.wire.settle_usage`).
+
 Requests carry ``X-Aira-Operator``, ``X-Aira-Kind`` and ``X-Aira-Node`` headers (who asks; no
 secrets): logs of a proxy can attribute calls, and the scripted test server matches on them.
 """
@@ -13,6 +18,8 @@ secrets): logs of a proxy can attribute calls, and the scripted test server matc
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import re
 import threading
 import time
@@ -23,21 +30,34 @@ from typing import Any
 import openai
 
 from aira_dsl.llm.accounting import Accountant, CallRecord
+from aira_dsl.llm.body import is_event_stream, read_completion, read_events
 from aira_dsl.llm.cache import ResponseCache, canonical_request, request_key
 from aira_dsl.llm.config import ModelConfigError, ModelSettings, ReviewMethod
 from aira_dsl.llm.errors import LLMConfigError, LLMError, LLMRequestError, LLMUnavailableError
+from aira_dsl.llm.responses import (
+    collect_response_stream,
+    completion_from_response,
+    responses_input,
+    responses_params,
+)
 from aira_dsl.llm.retry import (
+    AttemptTimeout,
     TransientResponseError,
+    describe,
     error_message,
     is_retryable,
+    is_transport_timeout,
     rejects_request,
     retry_after_seconds,
     retrying,
 )
 from aira_dsl.llm.types import CallInfo, ChatResult, Message
-from aira_dsl.llm.wire import collect_stream, estimate_usage, parse_completion, prepare_messages
+from aira_dsl.llm.untrusted import clean_json
+from aira_dsl.llm.wire import collect_stream, parse_completion, prepare_messages, settle_usage
 
 __all__ = ["OpenAIChatModel"]
+
+log = logging.getLogger("aira_dsl.llm")
 
 _CONTEXT_LENGTH = re.compile(r"context[ _](length|size|window)|too many tokens|prompt is too long|"
                              r"maximum context", re.IGNORECASE)
@@ -52,7 +72,8 @@ class _LoopState:
 
 
 class OpenAIChatModel:
-    """A model reached through the Chat Completions API, with retries, accounting and replay."""
+    """A model reached through the Chat Completions API (or, with ``api: responses``, the Responses
+    API, translated by :mod:`aira_dsl.llm.responses`), with retries, accounting and replay."""
 
     def __init__(self, settings: ModelSettings, accountant: Accountant | None = None,
                  cache: ResponseCache | None = None) -> None:
@@ -120,22 +141,29 @@ class OpenAIChatModel:
         """
         s = self._settings
         sent = prepare_messages(messages, system_role=s.system_role)
-        params: dict[str, Any] = s.sampling_params()
-        if tools:
-            params["tools"] = [dict(tool) for tool in tools]
-        if tool_choice is not None:
-            params["tool_choice"] = tool_choice if isinstance(tool_choice, str) else dict(tool_choice)
-        if response_format is not None:
-            params["response_format"] = dict(response_format)
-        if s.extra_body:
-            params.update(s.extra_body)
+        params: dict[str, Any]
+        if s.api == "responses":
+            params = responses_params(s, tools=tools, tool_choice=tool_choice, response_format=response_format)
+        else:
+            params = s.sampling_params()
+            if tools:
+                params["tools"] = [dict(tool) for tool in tools]
+            if tool_choice is not None:
+                params["tool_choice"] = tool_choice if isinstance(tool_choice, str) else dict(tool_choice)
+            if response_format is not None:
+                params["response_format"] = dict(response_format)
+            if s.extra_body:
+                params.update(s.extra_body)
         self.accountant.check()
 
         key = canonical = ""
         occurrence = 0
         if self.cache.enabled:
-            canonical = canonical_request(s.model, sent, params)
-            key = request_key(s.model, sent, params)
+            # A Responses request is keyed apart from the chat request with the same fields
+            # (chat keys stay as they were, so existing recordings still replay).
+            keyed = {**params, "api": "responses"} if s.api == "responses" else params
+            canonical = canonical_request(s.model, sent, keyed)
+            key = request_key(s.model, sent, keyed)
             occurrence = self.cache.claim(key)
             if self.cache.mode == "replay":
                 return self._replay(self.cache.lookup(key, occurrence, purpose), purpose)
@@ -149,7 +177,8 @@ class OpenAIChatModel:
                     with attempt:
                         attempts += 1
                         raw = await self._request(state.client, sent, params, purpose)
-                        parsed = parse_completion(raw)
+                        parsed = parse_completion(completion_from_response(raw) if s.api == "responses"
+                                                  else raw)
             except Exception as exc:
                 error = self._translate(exc, attempts, time.monotonic() - started)
                 if error is None:
@@ -160,12 +189,19 @@ class OpenAIChatModel:
                 raise error from exc
             latency = time.monotonic() - started
 
-        usage = parsed.usage if parsed.usage is not None else estimate_usage(sent, parsed)
+        extra = {key: params[key] for key in ("tools", "response_format", "text") if key in params}
+        usage, estimated, implausible = settle_usage(
+            parsed.reported_usage, sent, parsed, max_tokens=s.max_tokens,
+            prompt_extra=json.dumps(extra) if extra else "")
+        if implausible:
+            log.warning("model %s (%s at %s): implausible usage from the server for %s (%s); the estimate %s "
+                        "is accounted instead", s.name, s.model, s.endpoint, purpose.describe(), implausible,
+                        usage.to_dict())
         result = ChatResult(text=parsed.text, reasoning=parsed.reasoning, tool_arguments=parsed.tool_arguments,
                             tool_name=parsed.tool_name, usage=usage, latency=latency,
                             cost_usd=s.cost(usage.prompt_tokens, usage.completion_tokens), cached=False,
                             raw=raw, finish_reason=parsed.finish_reason, attempts=attempts,
-                            usage_estimated=parsed.usage is None)
+                            usage_estimated=estimated)
         self._account(purpose, result)
         if self.cache.mode == "record":
             self.cache.store(key, occurrence, s.model, canonical, {"result": result.to_dict()})
@@ -173,27 +209,46 @@ class OpenAIChatModel:
 
     async def _request(self, client: openai.AsyncOpenAI, messages: list[dict[str, Any]],
                        params: dict[str, Any], purpose: CallInfo) -> dict[str, Any]:
-        """One HTTP attempt; returns the completion as a JSON-safe dict."""
+        """One HTTP attempt within its total deadline; returns the completion as a cleaned dict.
+
+        The response is opened unread and read by :mod:`aira_dsl.llm.body` (bounded); the
+        ``openai`` package still turns error statuses into its exceptions. A server that streams
+        when not asked (or answers JSON when asked to stream) is read as what it sent.
+        """
         s = self._settings
         headers = {"X-Aira-Operator": _header(purpose.operator), "X-Aira-Kind": _header(purpose.kind),
                    "X-Aira-Node": "" if purpose.node_id is None else _header(str(purpose.node_id))}
-        # Everything but model, messages and stream travels in extra_body: the endpoint, not the
-        # openai package's version, decides which parameters exist.
-        create: Any = client.chat.completions.create
-        if s.stream:
-            stream = await create(model=s.model, messages=messages, stream=True,
-                                  stream_options={"include_usage": True}, extra_body=params,
-                                  extra_headers=headers, timeout=s.timeout)
-            try:
-                return await collect_stream(_chunk_dicts(stream))
-            finally:
-                await stream.close()
-        completion = await create(model=s.model, messages=messages, extra_body=params,
-                                  extra_headers=headers, timeout=s.timeout)
-        if not hasattr(completion, "model_dump"):
-            raise TransientResponseError("the response body is not a JSON completion")
-        raw: dict[str, Any] = completion.model_dump(mode="json", exclude_unset=True)
-        return raw
+        # Everything but model, messages (input) and stream travels in extra_body: the endpoint,
+        # not the openai package's version, decides which parameters exist.
+        responses = s.api == "responses"
+        options: dict[str, Any] = {"model": s.model, "extra_body": params, "extra_headers": headers,
+                                   "timeout": s.timeout}
+        create: Any
+        if responses:
+            options["input"] = responses_input(messages)
+            if s.stream:
+                options["stream"] = True
+            create = client.responses.with_streaming_response.create
+        else:
+            options["messages"] = messages
+            if s.stream:
+                options.update(stream=True, stream_options={"include_usage": True})
+            create = client.chat.completions.with_streaming_response.create
+        try:
+            async with asyncio.timeout(s.timeout) as deadline:
+                async with create(**options) as response:
+                    body = response.http_response
+                    if is_event_stream(body):
+                        events = read_events(body)
+                        raw = await (collect_response_stream(events) if responses else collect_stream(events))
+                    else:
+                        raw = await read_completion(body)
+        except TimeoutError:
+            if deadline.expired():
+                raise AttemptTimeout(s.timeout) from None
+            raise
+        cleaned: dict[str, Any] = clean_json(raw)
+        return cleaned
 
     # ------------------------------------------------------------------------------ replay
 
@@ -232,15 +287,22 @@ class OpenAIChatModel:
             return exc
         if is_retryable(exc):
             asked = retry_after_seconds(exc)
-            detail = _describe(exc)
+            detail = describe(exc)
             if asked is not None:
                 detail += f", the server asked to wait {asked:g}s"
             hint = ("the endpoint is overloaded or down: raise max_attempts or max_retry_time, lower "
                     "max_concurrency, or try again later")
-            if isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError):
+            if isinstance(exc, openai.APITimeoutError | AttemptTimeout) or is_transport_timeout(exc):
+                hint = (f"no complete answer within timeout={s.timeout:g}s (a total per attempt): raise the "
+                        "model's timeout, or check the server")
+            elif isinstance(exc, TransientResponseError) or _broken_answer(exc):
+                hint = (f"the server at {s.endpoint} sent answers that are not usable completions: check that "
+                        "base_url is an OpenAI-compatible endpoint (…/v1) and the server's logs, or try again later")
+            elif isinstance(exc, openai.APIConnectionError):
                 hint = f"is a server listening at {s.endpoint}? check base_url"
-            elif isinstance(exc, openai.APITimeoutError):
-                hint = f"no answer within timeout={s.timeout:g}s: raise the model's timeout or check the server"
+            if asked is not None and asked > s.max_retry_time:
+                hint = (f"the server asked to wait longer than max_retry_time={s.max_retry_time:g}s allows: "
+                        "try again later, or raise max_retry_time")
             return LLMUnavailableError(
                 f"{where} failed after {attempts} attempt(s) in {elapsed:.1f}s; last error: {detail}",
                 hint=hint, attempts=attempts, elapsed=elapsed)
@@ -267,6 +329,8 @@ class OpenAIChatModel:
         elif status == 404:
             hint = (f"check models.{s.name}.model ({s.model!r}) and base_url (OpenAI-compatible servers "
                     "serve under /v1)")
+            if s.api == "responses":
+                hint += f"; api: responses needs an endpoint that serves POST {s.endpoint}/responses"
         else:
             hint = ("the endpoint rejected a parameter: check the model's settings (send_temperature: false "
                     "for models that refuse temperature, max_tokens_param, system_role, structured_output)")
@@ -280,20 +344,11 @@ def _header(value: str) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in value)[:200]
 
 
-async def _chunk_dicts(stream: Any) -> Any:
-    async for chunk in stream:
-        yield chunk.model_dump(mode="json", exclude_unset=True)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code} ({error_message(exc)})"
-    if isinstance(exc, openai.APITimeoutError):
-        return "request timed out"
-    if isinstance(exc, openai.APIConnectionError):
-        return f"connection failed ({exc.__cause__ or exc})"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _broken_answer(exc: BaseException) -> bool:
+    """A connection closed, or HTTP framing broken, after the request was sent (not a refused connect)."""
+    cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) else exc
+    return type(cause).__name__ in ("RemoteProtocolError", "LocalProtocolError", "ReadError",
+                                    "IncompleteRead", "DecodingError")
 
 
 def _api_key(settings: ModelSettings) -> str:

@@ -9,6 +9,7 @@ an error of the endpoint and so is a separate class the runtime catches to end a
 from __future__ import annotations
 
 from aira_dsl.diagnostics import Diagnostic
+from aira_dsl.llm.untrusted import clean_text
 from aira_dsl.settings.model import ModelConfigError
 
 __all__ = [
@@ -24,15 +25,17 @@ __all__ = [
 class LLMError(Exception):
     """Base class: something about reaching or using a model went wrong.
 
-    ``code`` is a stable slug used when the error is shown as a diagnostic.
+    ``code`` is a stable slug used when the error is shown as a diagnostic. Messages quote what
+    servers said, so they are cleaned of lone surrogates and NUL (they are journaled and printed).
     """
 
     code = "llm-error"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = clean_text(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = None if hint is None else clean_text(hint)
 
     def render(self) -> str:
         """The message and, when known, the hint on its own line."""

@@ -18,11 +18,39 @@ from typing import Any
 
 __all__ = ["CodeAnswer", "Review", "ReviewParseError", "extract_code", "parse_review", "strip_reasoning"]
 
-_THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
 _THINK_OPEN = re.compile(r"<(think|thinking|reasoning)>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</(think|thinking|reasoning)>", re.IGNORECASE)
 _FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.#-]*)[^\n`]*$", re.MULTILINE)
 _PYTHON_LANGS = frozenset({"", "python", "py", "python3", "py3"})
+
+
+def _remove_blocks(text: str, parts: list[str]) -> str:
+    """``text`` without its complete ``<think>…</think>`` blocks, whose bodies go to ``parts``.
+
+    The leftmost opening tag with a matching closing tag after it starts a block, which ends at
+    the nearest such closing tag. Done by hand in linear time: a regular expression rescans to
+    the end for every opening tag that is never closed (quadratic on a hostile answer).
+    """
+    out: list[str] = []
+    kept = search = 0
+    unclosed: set[str] = set()  # names with no closing tag after the search position
+    while True:
+        opening = _THINK_OPEN.search(text, search)
+        if opening is None:
+            break
+        name = opening.group(1).lower()
+        search = opening.end()
+        if name in unclosed:
+            continue
+        closing = re.compile(rf"</{name}>", re.IGNORECASE).search(text, opening.end())
+        if closing is None:
+            unclosed.add(name)
+            continue
+        parts.append(text[opening.end(): closing.start()].strip())
+        out.append(text[kept: opening.start()])
+        kept = search = closing.end()
+    out.append(text[kept:])
+    return "".join(out)
 
 
 def strip_reasoning(text: str) -> tuple[str, str]:
@@ -33,12 +61,7 @@ def strip_reasoning(text: str) -> tuple[str, str]:
     reasoning.
     """
     parts: list[str] = []
-
-    def take(match: re.Match[str]) -> str:
-        parts.append(match.group(2).strip())
-        return ""
-
-    answer = _THINK_BLOCK.sub(take, text)
+    answer = _remove_blocks(text, parts)
     close = _THINK_CLOSE.search(answer)
     if close is not None and _THINK_OPEN.search(answer, 0, close.start()) is None:
         parts.insert(0, answer[: close.start()].strip())
@@ -147,7 +170,10 @@ def _metric(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            return None
     elif isinstance(value, str):
         try:
             number = float(value.strip().rstrip("%").strip())
@@ -176,22 +202,54 @@ def _review_from_mapping(data: Mapping[str, Any]) -> Review:
     if "is_bug" not in data:
         raise ReviewParseError("the review has no `is_bug` field")
     summary = data.get("summary")
-    return Review(_flag(data["is_bug"]), "" if summary is None else str(summary), _metric(data.get("metric")))
+    try:
+        text = "" if summary is None else str(summary)
+    except RecursionError:
+        raise ReviewParseError("the review's summary is nested too deeply") from None
+    return Review(_flag(data["is_bug"]), text, _metric(data.get("metric")))
+
+
+_OBJECT_START = re.compile(r'\{\s*["}]')
+MAX_JSON_CANDIDATES = 1000
+"""Places an object may start (``{"`` or ``{}``) tried in one answer, at most."""
+_WINDOW = 65536
+_LONG_TRIES = 4
 
 
 def _json_objects(text: str) -> list[Any]:
-    """Every JSON value that starts at a ``{`` in ``text`` and decodes, in order."""
+    """Every JSON object that starts at a ``{`` in ``text`` and decodes, in order.
+
+    Bounded for hostile answers: ``json`` counts the lines up to every failure from the start of
+    the text (quadratic over a million ``{``), so each start is tried on a 64 KiB window first and
+    on the whole rest only a few times; at most :data:`MAX_JSON_CANDIDATES` starts are tried, and
+    nesting past Python's recursion limit ends the search.
+    """
     decoder = json.JSONDecoder()
-    found = []
-    position = text.find("{")
-    while position != -1:
+    found: list[Any] = []
+    end = tried = 0
+    long_tries = _LONG_TRIES
+    for match in _OBJECT_START.finditer(text):
+        position = match.start()
+        if position < end:
+            continue
+        tried += 1
+        if tried > MAX_JSON_CANDIDATES:
+            break
         try:
-            value, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
-            position = text.find("{", position + 1)
+            try:
+                value, used = decoder.raw_decode(text[position: position + _WINDOW])
+            except ValueError:
+                if position + _WINDOW >= len(text) or long_tries == 0:
+                    raise
+                long_tries -= 1  # the object may run past the window
+                value, used = decoder.raw_decode(text, position)
+                used -= position
+        except RecursionError:  # absurd nesting: every later start would be as deep, stop here
+            break
+        except ValueError:  # not JSON, or an integer of more digits than int() accepts
             continue
         found.append(value)
-        position = text.find("{", end)
+        end = position + used
     return found
 
 

@@ -1,8 +1,10 @@
 """Which failures are worth another attempt, and how long to wait before it (tenacity).
 
-Rate limits, 5xx, timeouts, dropped connections and 200 answers that are unusable (no choices,
-a body cut short) are transient: they are retried with exponential backoff and jitter, or after
-exactly the delay a ``Retry-After`` header asks for. Attempts are bounded by ``max_attempts``,
+Rate limits, 5xx, timeouts (each attempt has a total deadline of ``timeout`` seconds, however
+steadily a server drips bytes), dropped connections and 200 answers that are unusable (no
+choices, a body cut short, invalid or unbounded JSON: :mod:`aira_dsl.llm.untrusted`) are
+transient: they are retried with exponential backoff and jitter, or after exactly the delay a
+``Retry-After`` header asks for. Attempts are bounded by ``max_attempts``,
 and no retry starts when its wait would end past ``max_retry_time`` seconds after the first
 attempt, so one call lasts at most about ``max_retry_time + timeout``. Everything else (400, 401,
 403, 404, 422, an over-long prompt) fails at once: retrying cannot fix it.
@@ -14,6 +16,7 @@ import email.utils
 import importlib
 import json
 import logging
+import math
 import random
 import re
 import time
@@ -23,8 +26,10 @@ import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from aira_dsl.llm.config import ModelSettings
+from aira_dsl.llm.untrusted import TransientResponseError, clean_text
 
-__all__ = ["TransientResponseError", "error_message", "is_retryable", "rejects_request", "retry_after_seconds",
+__all__ = ["AttemptTimeout", "TransientResponseError", "describe", "error_message", "is_retryable",
+           "is_transport_timeout", "rejects_request", "retry_after_seconds",
            "retrying"]
 
 log = logging.getLogger("aira_dsl.llm")
@@ -37,8 +42,12 @@ _VALIDATION_500 = re.compile(r"validation error|Input should be|Extra inputs are
                              r"not supported|unsupported|unrecognized (request )?argument", re.IGNORECASE)
 
 
-class TransientResponseError(Exception):
-    """The server answered 200, but with nothing usable (no choices, an unreadable body)."""
+class AttemptTimeout(TransientResponseError):
+    """One attempt outlasted its total deadline (``timeout``), e.g. a server dripping its answer."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"request timed out: no complete answer within timeout={seconds:g}s")
+        self.seconds = seconds
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -59,15 +68,19 @@ _TRANSPORT_ERRORS = _transport_errors()
 
 
 def error_message(exc: openai.APIStatusError) -> str:
-    """The server's own words: ``error.message`` of the JSON body, else the exception text."""
+    """The server's own words: ``error.message`` of the JSON body, else the exception text.
+
+    Cleaned and cut to 500 characters: they end up in the journal and on the user's screen.
+    """
     body = exc.body
+    text = exc.message or str(exc)
     if isinstance(body, Mapping):
         inner = body.get("error", body)
         if isinstance(inner, Mapping) and inner.get("message"):
-            return str(inner["message"])[:500]
-        if isinstance(inner, str):
-            return inner[:500]
-    return (exc.message or str(exc))[:500]
+            text = str(inner["message"])
+        elif isinstance(inner, str):
+            text = inner
+    return clean_text(" ".join(text[:2000].split()))[:500]
 
 
 def rejects_request(exc: BaseException) -> bool:
@@ -89,27 +102,39 @@ def is_retryable(exc: BaseException) -> bool:
     return bool(_TRANSPORT_ERRORS) and isinstance(exc, _TRANSPORT_ERRORS)
 
 
+def _seconds(value: str, scale: float = 1.0) -> float | None:
+    """A header's number of seconds; None for text, NaN and infinities (garbage is ignored)."""
+    try:
+        seconds = float(value) / scale
+    except (ValueError, OverflowError):
+        return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
 def retry_after_seconds(exc: BaseException | None) -> float | None:
-    """The delay a 429/503 asks for (``retry-after-ms``, ``retry-after`` seconds or HTTP date)."""
+    """The delay a 429/503 asks for (``retry-after-ms``, ``retry-after`` seconds or HTTP date).
+
+    Values that are no number or date (``soon``, ``NaN``, ``inf``) are ignored: the usual backoff
+    applies. A huge value is kept: the retry policy then fails the call at once, saying so, rather
+    than sleep past ``max_retry_time``.
+    """
     if not isinstance(exc, openai.APIStatusError):
         return None
     headers = exc.response.headers
     millis = headers.get("retry-after-ms")
     if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
+        asked = _seconds(millis, 1000.0)
+        if asked is not None:
+            return asked
     value = headers.get("retry-after")
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    asked = _seconds(value)
+    if asked is not None:
+        return asked
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     return max(0.0, when.timestamp() - time.time())
 
@@ -145,10 +170,26 @@ class _Wait:
         return float(base / 2 + random.uniform(0, base / 2))
 
 
-def _describe(exc: BaseException | None) -> str:
+def describe(exc: BaseException | None) -> str:
+    """One line on a failed attempt, for the retry log and the final error message."""
+    if exc is None:
+        return "?"
     if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}"
-    return type(exc).__name__ if exc else "?"
+        return f"HTTP {exc.status_code} ({error_message(exc)})"
+    if isinstance(exc, openai.APITimeoutError) or is_transport_timeout(exc):
+        return "request timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return clean_text(f"connection failed ({exc.__cause__ or exc})")[:500]
+    if isinstance(exc, TransientResponseError):
+        return str(exc)[:500]
+    text = clean_text(str(exc))[:500]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def is_transport_timeout(exc: BaseException) -> bool:
+    """An HTTP-library timeout raised while the body was read (the package wraps only the first)."""
+    return (bool(_TRANSPORT_ERRORS) and isinstance(exc, _TRANSPORT_ERRORS)
+            and type(exc).__name__.endswith("Timeout"))
 
 
 def retrying(settings: ModelSettings, on_retry: Callable[[RetryCallState], None] | None = None) -> AsyncRetrying:
@@ -157,7 +198,7 @@ def retrying(settings: ModelSettings, on_retry: Callable[[RetryCallState], None]
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.warning("model %s (%s at %s): %s on attempt %d/%d, retrying in %.2fs", settings.name,
-                    settings.model, settings.endpoint, _describe(exc), state.attempt_number,
+                    settings.model, settings.endpoint, describe(exc), state.attempt_number,
                     settings.max_attempts, state.upcoming_sleep if hasattr(state, "upcoming_sleep") else 0.0)
         if on_retry is not None:
             on_retry(state)

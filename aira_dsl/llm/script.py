@@ -20,11 +20,16 @@ from typing import Any
 import jsonschema
 import yaml
 
-__all__ = ["FAULTS", "Answer", "Decision", "Fault", "RequestView", "Rule", "Script", "ScriptError",
-           "load_script"]
+__all__ = ["DECORATING_FAULTS", "FAULTS", "Answer", "Decision", "Fault", "RequestView", "Rule", "Script",
+           "ScriptError", "load_script"]
 
+DECORATING_FAULTS = ("bad_usage", "list_content", "huge_answer", "lone_surrogates", "nul_bytes", "slow_drip")
+"""Faults that send the rule's next answer, twisted (odd usage, odd content, a slow body)."""
 FAULTS = ("rate_limit", "server_error", "unavailable", "hang", "truncated_json", "empty_choices", "no_code",
-          "bad_review_args", "http_error", "context_length")
+          "bad_review_args", "http_error", "context_length",
+          # a hostile or broken endpoint (docs/llm.md, "Hostile endpoints")
+          "invalid_json", "html", "error_body_200", "null_message", "chunked_garbage", "truncated_body",
+          "sse_garbage", "deep_json", "close_without_response", "invalid_utf8", *DECORATING_FAULTS)
 """Injectable faults; each is described in docs/llm.md."""
 FEATURES = ("tools", "json_schema", "json_object", "stream")
 """Request features the server can be told to refuse with HTTP 400, like servers that lack them."""
@@ -41,6 +46,9 @@ _FAULT_SCHEMA = {
         "seconds": _NUMBER,
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "message": {"type": "string"},
+        "header": {"type": "string"},
+        "usage": {"type": "object"},
+        "size": {"type": "integer", "minimum": 1},
     },
 }
 _ANSWER_SCHEMA = {
@@ -105,11 +113,18 @@ class Fault:
     seconds: float | None = None
     status: int | None = None
     message: str | None = None
+    header: str | None = None
+    """``rate_limit``/``unavailable``: the ``Retry-After`` value sent verbatim (garbage included)."""
+    usage: Mapping[str, Any] | None = None
+    """``bad_usage``: the ``usage`` object sent as given (negative, huge, strings...)."""
+    size: int | None = None
+    """``huge_answer``: characters added to the answer; ``deep_json``: the nesting depth."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:
         return cls(str(data["fault"]), int(data.get("times", 1)), data.get("retry_after"),
-                   data.get("seconds"), data.get("status"), data.get("message"))
+                   data.get("seconds"), data.get("status"), data.get("message"), data.get("header"),
+                   data.get("usage"), data.get("size"))
 
 
 @dataclass(frozen=True)
@@ -175,7 +190,11 @@ class Rule:
 
 @dataclass(frozen=True)
 class Decision:
-    """What the server does with one request: a fault, an answer, or (neither) a "no rule" error."""
+    """What the server does with one request: a fault, an answer, or (neither) a "no rule" error.
+
+    A decorating fault (:data:`DECORATING_FAULTS`) comes with the answer it twists, when a rule
+    has one to give.
+    """
 
     rule: str | None
     latency: float
@@ -207,18 +226,33 @@ class Script:
         with self._lock:
             fault = _take_fault(self.faults)
             if fault is not None:
-                return Decision("(global)", self.latency, fault=fault)
+                answer = self._answer(view) if fault.kind in DECORATING_FAULTS else None
+                return Decision("(global)", self.latency, fault=fault, answer=answer)
             for rule in self.rules:
                 if not rule.matches(view) or not rule.has_something():
                     continue
                 latency = self.latency if rule.latency is None else rule.latency
                 fault = _take_fault(rule.faults)
                 if fault is not None:
-                    return Decision(rule.name, latency, fault=fault)
-                answer = rule.answers[rule.used % len(rule.answers)]
-                rule.used += 1
-                return Decision(rule.name, latency, answer=answer)
+                    answer = _next_answer(rule) if fault.kind in DECORATING_FAULTS else None
+                    return Decision(rule.name, latency, fault=fault, answer=answer)
+                return Decision(rule.name, latency, answer=_next_answer(rule))
             return Decision(None, self.latency)
+
+    def _answer(self, view: RequestView) -> Answer | None:
+        """The answer the first matching rule would give (for a decorating global fault)."""
+        for rule in self.rules:
+            if rule.matches(view) and rule.answers and (rule.cycle or rule.used < len(rule.answers)):
+                return _next_answer(rule)
+        return None
+
+
+def _next_answer(rule: Rule) -> Answer | None:
+    if not rule.answers or (not rule.cycle and rule.used >= len(rule.answers)):
+        return None
+    answer = rule.answers[rule.used % len(rule.answers)]
+    rule.used += 1
+    return answer
 
 
 def _place(path: Any) -> str:

@@ -2,8 +2,9 @@
 
 No model is reachable on the machines aira-dsl is developed and tested on, so tests drive the real
 client over real HTTP against this server. It speaks enough of the Chat Completions API for the
-client (plain answers, tool calls, ``response_format``, server-sent-event streaming, usage) and
-plays answers and injected faults from a script (format: :mod:`aira_dsl.llm.script`,
+client (plain answers, tool calls, ``response_format``, server-sent-event streaming, usage), and
+the same answers through the Responses API (``POST /v1/responses``, plain and streamed, for models
+set to ``api: responses``), and plays answers and injected faults from a script (format: :mod:`aira_dsl.llm.script`,
 ``docs/llm.md``). It is a test instrument: it understands nothing and answers what it is told.
 
 Use it as a context manager; it listens on 127.0.0.1 and an OS-chosen port by default::
@@ -25,7 +26,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from aira_dsl.llm.script import Answer, Decision, Fault, RequestView, Script, load_script
+from aira_dsl.llm.hostile import (
+    SLOW_DRIP_SECONDS,
+    RawResponse,
+    as_list_content,
+    broken_response,
+    broken_responses_body,
+    poison,
+)
+from aira_dsl.llm.script import DECORATING_FAULTS, Answer, Decision, Fault, RequestView, Script, load_script
 
 __all__ = ["ScriptedServer"]
 
@@ -66,6 +75,39 @@ def _offered_tool(body: Mapping[str, Any]) -> str | None:
     return "submit_review" if "submit_review" in names else names[0]
 
 
+def _chat_view(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A Responses API request as the chat request it stands for: ``instructions`` and ``input``
+    as messages, flat function tools in the chat form, ``text.format`` as ``response_format``.
+    Rules, refusals and answers read this view, so a script serves both APIs alike."""
+    messages: list[dict[str, Any]] = []
+    if isinstance(body.get("instructions"), str):
+        messages.append({"role": "system", "content": body["instructions"]})
+    given = body.get("input")
+    items = [{"role": "user", "content": given}] if isinstance(given, str) else given
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        content = item.get("content")
+        if isinstance(content, list):
+            content = [{"type": "text", "text": str(p.get("text", ""))} for p in content if isinstance(p, Mapping)]
+        messages.append({"role": str(item.get("role", "user")), "content": content})
+    view: dict[str, Any] = {"model": body.get("model", ""), "messages": messages, "stream": body.get("stream")}
+    tools = [{"type": "function", "function": {k: t.get(k) for k in ("name", "description", "parameters")}}
+             for t in body.get("tools") or [] if isinstance(t, Mapping)]
+    if tools:
+        view["tools"] = tools
+    choice = body.get("tool_choice")
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        choice = {"type": "function", "function": {"name": choice.get("name")}}
+    if choice is not None:
+        view["tool_choice"] = choice
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, Mapping) else None
+    if isinstance(fmt, Mapping):
+        view["response_format"] = {"type": fmt.get("type")}
+    return view
+
+
 class _Reply:
     """An assistant message to send: content, reasoning, tool call, usage."""
 
@@ -87,6 +129,13 @@ class _Reply:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
                 "total_tokens": self.prompt_tokens + self.completion_tokens,
                 "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens}}
+
+    def response_usage(self) -> dict[str, Any]:
+        """The same counts under the Responses API's names."""
+        return {"input_tokens": self.prompt_tokens, "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": self.completion_tokens,
+                "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+                "total_tokens": self.prompt_tokens + self.completion_tokens}
 
 
 def _reply_for(answer: Answer, body: Mapping[str, Any]) -> _Reply:
@@ -207,6 +256,10 @@ class ScriptedServer:
         """Only the chat completion requests of the log."""
         return [r for r in self.requests if r["path"].endswith("/chat/completions")]
 
+    def responses_requests(self) -> list[dict[str, Any]]:
+        """Only the Responses API requests of the log."""
+        return [r for r in self.requests if r["path"].rstrip("/").endswith("/responses")]
+
     # ------------------------------------------------------------------------------ bookkeeping
 
     def _log(self, entry: dict[str, Any]) -> None:
@@ -250,6 +303,47 @@ class ScriptedServer:
             completion["usage"] = reply.usage()
         return completion
 
+    def _response(self, reply: _Reply, model: str, *, list_content: bool = False) -> dict[str, Any]:
+        """``reply`` as a Responses API body (``usage`` under its names when the script reports it)."""
+        output: list[dict[str, Any]] = []
+        if reply.reasoning:
+            output.append({"type": "reasoning", "id": f"rs_{next(self._ids)}",
+                           "summary": [{"type": "summary_text", "text": reply.reasoning}]})
+        if reply.content or not reply.tool:
+            half = len(reply.content) // 2
+            parts = ([reply.content[:half], reply.content[half:]] if list_content else [reply.content])
+            output.append({"type": "message", "id": f"msg_{next(self._ids)}", "status": "completed",
+                           "role": "assistant",
+                           "content": [{"type": "output_text", "text": part, "annotations": []} for part in parts]})
+        if reply.tool:
+            output.append({"type": "function_call", "id": f"fc_{next(self._ids)}", "call_id": f"call_{next(self._ids)}",
+                           "name": reply.tool, "arguments": reply.arguments or "", "status": "completed"})
+        incomplete = reply.finish_reason == "length"
+        body: dict[str, Any] = {
+            "id": f"resp_scripted_{next(self._ids)}", "object": "response", "created_at": int(time.time()),
+            "model": model, "status": "incomplete" if incomplete else "completed", "error": None,
+            "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None, "output": output}
+        if self.script.report_usage:
+            body["usage"] = reply.response_usage()
+        return body
+
+
+def _twist_text(reply: _Reply, fault: Fault) -> None:
+    """Append a text-twisting fault's characters to the answer (and reasoning, tool arguments)."""
+    extra = poison(fault)
+    reply.content += extra
+    if fault.kind == "huge_answer":
+        return
+    reply.reasoning += extra
+    if reply.arguments:
+        try:
+            arguments = json.loads(reply.arguments)
+        except ValueError:
+            return
+        if isinstance(arguments, dict):
+            arguments["summary"] = f"{arguments.get('summary', '')}{extra}"
+            reply.arguments = json.dumps(arguments, ensure_ascii=False)
+
 
 def _pieces(text: str, size: int = 24) -> Iterator[str]:
     for start in range(0, len(text), size):
@@ -260,6 +354,8 @@ class _Handler(BaseHTTPRequestHandler):
     """One connection; ``owner`` is set on a subclass per server."""
 
     owner: ScriptedServer
+    api = "chat"
+    """Which API the request being answered used: chat, or responses (``POST /v1/responses``)."""
     protocol_version = "HTTP/1.1"
     server_version = "aira-dsl-scripted/1"
     disable_nagle_algorithm = True  # headers and body go out in two writes: without this, +40 ms a call
@@ -325,7 +421,11 @@ class _Handler(BaseHTTPRequestHandler):
                                  "operator": self.headers.get("X-Aira-Operator") or None,
                                  "kind": self.headers.get("X-Aira-Kind") or None,
                                  "node": self.headers.get("X-Aira-Node") or None}
-        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+        # Any prefix before the API's own path is accepted, as behind a gateway (Azure's /openai/v1).
+        route = self.path.split("?", 1)[0].rstrip("/")
+        self.api = "responses" if route.endswith("/responses") else "chat"
+        entry["api"] = self.api
+        if self.api == "chat" and not route.endswith("/chat/completions"):
             entry["outcome"] = "no-route"
             owner._log(entry)
             self._error(404, f"no route {self.path}", "not_found_error")
@@ -341,6 +441,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         entry["body"] = body
         entry["stream"] = bool(body.get("stream"))
+        if self.api == "responses":
+            body = _chat_view(body)
         script = owner.script
         if script.require_api_key is not None and \
                 self.headers.get("Authorization") != f"Bearer {script.require_api_key}":
@@ -383,7 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _play(self, decision: Decision, body: Mapping[str, Any], view: RequestView) -> None:
         model = view.model
         if decision.fault is not None:
-            self._fault(decision.fault, body, model)
+            self._fault(decision.fault, body, model, decision.answer)
         elif decision.answer is not None:
             self._reply(_reply_for(decision.answer, body), body, model)
         else:
@@ -392,11 +494,17 @@ class _Handler(BaseHTTPRequestHandler):
                              f"operator={view.operator or '-'}, model={model})",
                         "not_found_error", "no_scripted_answer")
 
-    def _fault(self, fault: Fault, body: Mapping[str, Any], model: str) -> None:
+    def _fault(self, fault: Fault, body: Mapping[str, Any], model: str, answer: Answer | None) -> None:
         kind = fault.kind
-        if kind in ("rate_limit", "unavailable"):
+        if kind in DECORATING_FAULTS:
+            reply = (_reply_for(answer, body) if answer is not None
+                     else _Reply("fine", prompt_text=_message_text(body)))
+            self._reply(reply, body, model, twist=fault)
+        elif kind in ("rate_limit", "unavailable"):
             headers = {}
-            if fault.retry_after is not None or kind == "rate_limit":
+            if fault.header is not None:
+                headers = {"Retry-After": fault.header}
+            elif fault.retry_after is not None or kind == "rate_limit":
                 wait = 1.0 if fault.retry_after is None else fault.retry_after
                 headers = {"Retry-After": f"{wait:g}", "retry-after-ms": str(int(wait * 1000))}
             status = 429 if kind == "rate_limit" else 503
@@ -416,11 +524,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.owner._wait(fault.seconds)
             self.close_connection = True
         elif kind == "truncated_json":
-            whole = json.dumps(self.owner._completion(_Reply("print('half an answer')"), model)).encode()
+            half = _Reply("print('half an answer')")
+            full = (self.owner._response(half, model) if self.api == "responses"
+                    else self.owner._completion(half, model))
+            whole = json.dumps(full).encode()
             if body.get("stream"):
                 self._stream_raw([b"data: " + whole[: len(whole) // 2] + b"\n\n"])
             else:
                 self._send_bytes(200, whole[: len(whole) // 2])
+        elif kind == "empty_choices" and self.api == "responses":
+            empty = {**self.owner._response(_Reply(""), model), "output": []}
+            self._send_response(empty, bool(body.get("stream")))
         elif kind == "empty_choices":
             payload = {"id": "chatcmpl-empty", "object": "chat.completion", "created": int(time.time()),
                        "model": model, "choices": [], "usage": _Reply("").usage()}
@@ -433,35 +547,125 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(_Reply(_PROSE_ONLY, prompt_text=_message_text(body)), body, model)
         elif kind == "bad_review_args":
             self._reply(_malformed_review(body), body, model)
-        else:  # pragma: no cover - the schema admits only the kinds above
-            self._error(500, f"unknown fault {kind}", "server_error")
+        elif self.api == "responses":  # the hostile-endpoint faults, Responses API bodies
+            response = self.owner._response(_Reply("fine", prompt_text=_message_text(body)), model)
+            twisted = broken_responses_body(fault, response)
+            if twisted is not None:
+                self._send_response(twisted, bool(body.get("stream")))
+            else:
+                self._send_raw(broken_response(fault, stream=bool(body.get("stream")), completion=response))
+        else:  # the hostile-endpoint faults (aira_dsl.llm.hostile)
+            completion = self.owner._completion(_Reply("fine", prompt_text=_message_text(body)), model)
+            self._send_raw(broken_response(fault, stream=bool(body.get("stream")), completion=completion))
 
-    def _reply(self, reply: _Reply, body: Mapping[str, Any], model: str) -> None:
+    def _reply(self, reply: _Reply, body: Mapping[str, Any], model: str, twist: Fault | None = None) -> None:
+        """Send ``reply`` (plain or streamed); ``twist`` is a decorating fault to apply on the way."""
+        kind = twist.kind if twist is not None else None
+        if twist is not None and kind in ("lone_surrogates", "nul_bytes", "huge_answer"):
+            _twist_text(reply, twist)
+        usage: Any = dict(twist.usage or {}) if twist is not None and kind == "bad_usage" else reply.usage()
+        drip = ((twist.seconds if twist.seconds is not None else SLOW_DRIP_SECONDS)
+                if twist is not None and kind == "slow_drip" else None)
+        if self.api == "responses":
+            response = self.owner._response(reply, model, list_content=kind == "list_content")
+            if "usage" in response and kind == "bad_usage":
+                response["usage"] = usage
+            self._send_response(response, bool(body.get("stream")), drip=drip,
+                                size=65536 if kind == "huge_answer" else 24)
+            return
         if not body.get("stream"):
-            self._send_json(200, self.owner._completion(reply, model))
+            completion = self.owner._completion(reply, model)
+            if "usage" in completion:
+                completion["usage"] = usage
+            if kind == "list_content":
+                completion = as_list_content(completion)
+            self._send_raw(RawResponse(body=json.dumps(completion).encode(), drip=drip))
             return
         ident = f"chatcmpl-scripted-{next(self.owner._ids)}"
         base = {"id": ident, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        size = 65536 if kind == "huge_answer" else 24
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            if kind == "list_content" and isinstance(delta.get("content"), str):
+                delta = {**delta, "content": [{"type": "text", "text": delta["content"]}]}
             payload = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
             return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
         events = [chunk({"role": "assistant", "content": ""})]
-        events += [chunk({"reasoning_content": piece}) for piece in _pieces(reply.reasoning)]
-        events += [chunk({"content": piece}) for piece in _pieces(reply.content)]
+        events += [chunk({"reasoning_content": piece}) for piece in _pieces(reply.reasoning, size)]
+        events += [chunk({"content": piece}) for piece in _pieces(reply.content, size)]
         if reply.tool:
             events.append(chunk({"tool_calls": [{"index": 0, "id": f"call_{next(self.owner._ids)}",
                                                  "type": "function",
                                                  "function": {"name": reply.tool, "arguments": ""}}]}))
             events += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-                       for piece in _pieces(reply.arguments or "")]
+                       for piece in _pieces(reply.arguments or "", size)]
         events.append(chunk({}, reply.finish_reason))
         options = body.get("stream_options")
         if isinstance(options, Mapping) and options.get("include_usage") and self.owner.script.report_usage:
-            events.append(b"data: " + json.dumps({**base, "choices": [], "usage": reply.usage()}).encode() + b"\n\n")
+            events.append(b"data: " + json.dumps({**base, "choices": [], "usage": usage}).encode() + b"\n\n")
         events.append(b"data: [DONE]\n\n")
-        self._stream_raw(events)
+        if drip is not None:
+            self._send_raw(RawResponse(content_type="text/event-stream", body=b"".join(events), drip=drip))
+        else:
+            self._stream_raw(events)
+
+    def _send_response(self, response: dict[str, Any], stream: bool, *, drip: float | None = None,
+                       size: int = 24) -> None:
+        """Send a Responses API body, or (``stream``) its events: created, text deltas, then the final
+        event (completed, incomplete) carrying the whole body, as OpenAI's server does."""
+        if not stream:
+            self._send_raw(RawResponse(body=json.dumps(response).encode(), drip=drip))
+            return
+
+        def event(payload: dict[str, Any]) -> bytes:
+            return f"event: {payload['type']}\n".encode() + b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+        final = "response.incomplete" if response.get("status") == "incomplete" else "response.completed"
+        events = [event({"type": "response.created", "sequence_number": 0,
+                         "response": {**response, "status": "in_progress", "output": [], "usage": None}})]
+        for index, item in enumerate(response.get("output") or []):
+            if not isinstance(item, Mapping) or item.get("type") != "message":
+                continue
+            for part in item.get("content") or []:
+                text = part.get("text") if isinstance(part, Mapping) else None
+                events += [event({"type": "response.output_text.delta", "sequence_number": len(events),
+                                  "item_id": item.get("id"), "output_index": index, "content_index": 0,
+                                  "delta": piece}) for piece in _pieces(str(text or ""), size)]
+        events.append(event({"type": final, "sequence_number": len(events), "response": response}))
+        if drip is not None:
+            self._send_raw(RawResponse(content_type="text/event-stream", body=b"".join(events), drip=drip))
+        else:
+            self._stream_raw(events)
+
+    def _send_raw(self, response: RawResponse) -> None:
+        """Write a (possibly broken) response as given, then close the connection."""
+        self.close_connection = True
+        if response.nothing:
+            return
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        length = len(response.body) if response.length == -1 else response.length
+        if length is not None and not response.raw_body:
+            self.send_header("Content-Length", str(length))
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        data = response.body if response.cut is None else response.body[: response.cut]
+        try:
+            if response.drip is None:
+                self.wfile.write(data)
+                self.wfile.flush()
+                return
+            for index in range(len(data)):
+                if self.owner._stop.is_set():
+                    return
+                self.wfile.write(data[index: index + 1])
+                self.wfile.flush()
+                self.owner._wait(response.drip)
+        except OSError:  # the client gave up (a deadline cut the drip): nothing more to send
+            return
 
     def _stream_raw(self, events: list[bytes]) -> None:
         self.send_response(200)

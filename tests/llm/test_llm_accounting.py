@@ -49,10 +49,11 @@ def test_listeners_see_each_record_and_can_unsubscribe() -> None:
 
 
 def test_budget_is_checked_before_a_call(serve: Any, fast: Any, drive: Any) -> None:
-    server = serve({"rules": [{"answers": [{"text": "ok", "usage": {"prompt_tokens": 600_000,
-                                                                    "completion_tokens": 100_000}}]}]})
+    # Counts a 5-character prompt can hold (implausible ones would be replaced by the estimate).
+    server = serve({"rules": [{"answers": [{"text": "ok", "usage": {"prompt_tokens": 600,
+                                                                    "completion_tokens": 100}}]}]})
     accountant = Accountant(max_cost_usd=1.0)
-    settings = fast(server, price_input_per_mtok=1.0, price_output_per_mtok=5.0)  # 0.6 + 0.5 = 1.1 USD a call
+    settings = fast(server, price_input_per_mtok=1000.0, price_output_per_mtok=5000.0)  # 0.6 + 0.5 = 1.1 USD
 
     def call(model: Any) -> Any:
         return model.chat(HELLO, purpose=CallInfo("draft"))
@@ -63,8 +64,8 @@ def test_budget_is_checked_before_a_call(serve: Any, fast: Any, drive: Any) -> N
     assert caught.value.limit == "cost_usd" and caught.value.spent == pytest.approx(1.1)
     assert len(server.chat_requests()) == 1  # the second call never left
 
-    accountant.set_limits(cost_usd=None, tokens=700_000)
-    with pytest.raises(BudgetExceeded, match="tokens limit 700000"):
+    accountant.set_limits(cost_usd=None, tokens=700)
+    with pytest.raises(BudgetExceeded, match="tokens limit 700"):
         drive(settings, call, accountant=accountant)
     accountant.set_limits(cost_usd=10.0, tokens=None)
     drive(settings, call, accountant=accountant)
