@@ -19,7 +19,12 @@ Message = dict[str, str]
 
 
 def build_messages(plan: Plan, operator: OperatorPlan, context: Mapping[str, Any]) -> list[Message]:
-    """Render the operator's templates from the plan's embedded sources (no files needed)."""
+    """Render the operator's templates from the plan's embedded sources (no files needed).
+
+    Each render is bounded (time, size, loops, filter arguments: ``docs/templates.md#limits``)
+    and runs in a renderer process, so a hostile template costs at most its time limit; it
+    raises :class:`~aira_dsl.diagnostics.DiagnosticError` (code ``template-limit`` when a limit
+    was hit), which the runtime turns into a failure of that node alone."""
     from aira_dsl.templates import render_from_sources
 
     sources = plan.template_sources()

@@ -11,6 +11,7 @@ reports every problem as a diagnostic at the template's own file and line.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +21,29 @@ from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
 from aira_dsl.diagnostics import Diagnostic
+from aira_dsl.templates.bounded import (
+    BOUNDED_FILTER_ARGS,
+    filter_arg_positions,
+    format_string_number,
+    percent_format_number,
+    power_message,
+)
 from aira_dsl.templates.declarations import declared_variables, kind_names
-from aira_dsl.templates.environment import PromptEnvironment
+from aira_dsl.templates.environment import PromptEnvironment, parsed_tree
+from aira_dsl.templates.limits import (
+    LIMIT_CODE,
+    LIMIT_HINT,
+    MAX_EXPONENT,
+    MAX_LOOP_ITERATIONS,
+    MAX_POWER_BITS,
+    MAX_RANGE,
+    MAX_REPEAT,
+    MAX_WIDTH,
+)
 from aira_dsl.templates.positions import find_column, name_pattern, word_after
 from aira_dsl.templates.references import Reference, exported_names, reference_of
 from aira_dsl.templates.store import FileStore, TemplateSource, TemplateStore, resolve_name, template_name
+from aira_dsl.templates.syntax import syntax_error_position, syntax_hint, syntax_message
 from aira_dsl.templates.types import (
     ANY,
     AnyType,
@@ -135,7 +154,7 @@ class _Site:
         return seen
 
 
-_PARSED: dict[tuple[str, str | None, str], nodes.Template | tuple[str, int]] = {}
+_PARSED: dict[tuple[str, str | None, str], nodes.Template | tuple[str, int | None, int | None, str | None]] = {}
 _PARSED_MAX = 512
 
 
@@ -153,6 +172,8 @@ class _Checker:
     _trees: dict[str, nodes.Template | None] = field(default_factory=dict)
     _imports_checked: set[tuple[str, bool]] = field(default_factory=set)
     _guards: list[str] = field(default_factory=list)
+    _loop_sizes: list[int] = field(default_factory=list)
+    """Iterations of each enclosing ``for`` whose size is literal (1 when not known)."""
     site: _Site = field(default_factory=lambda: _Site(None, "<template>", []))
 
     # ---------------------------------------------------------------- scopes
@@ -172,10 +193,9 @@ class _Checker:
     # ---------------------------------------------------------------- reporting
 
     def report(self, code: str, message: str, lineno: int | None, *, hint: str | None = None,
-               where: _Where | None = None) -> None:
+               where: _Where | None = None, col: int | None = None) -> None:
         site = self.site
-        col = None
-        if lineno and where is not None and 0 < lineno <= len(site.lines):
+        if lineno and col is None and where is not None and 0 < lineno <= len(site.lines):
             col = find_column(site.lines[lineno - 1], where.patterns, where.occurrence, where.mask)
         line = lineno + site.line_offset if lineno else None
         if col is not None:
@@ -197,16 +217,20 @@ class _Checker:
         cached = _PARSED.get(key)
         if cached is None:
             try:
-                cached = self.env.parse(source, name, file)
+                cached = parsed_tree(self.env, source, name, file)
             except TemplateSyntaxError as exc:
-                cached = (exc.message or "syntax error", exc.lineno)
+                line, col = syntax_error_position(self.env, source, name, exc)
+                cached = (syntax_message(exc), line, col, syntax_hint(exc.message or "", source))
             except RecursionError:
-                cached = ("template is nested too deeply to check", 1)
+                cached = ("template is nested too deeply to check", 1, None, None)
+            except ValueError:  # Jinja's lexer converting an integer literal past 4300 digits
+                cached = ("a number in the template is too large to read", 1, None, None)
             if len(_PARSED) >= _PARSED_MAX:
                 _PARSED.clear()
             _PARSED[key] = cached
         if isinstance(cached, tuple):
-            self.report("template-syntax", cached[0], cached[1])
+            message, line, col, hint = cached
+            self.report("template-syntax", message, line, col=col, hint=hint)
             return None
         return cached
 
@@ -312,6 +336,7 @@ class _Checker:
         # Break, Continue and EvalContextModifier hold nothing to check.
 
     def for_loop(self, node: nodes.For, scope: _Scope) -> None:
+        occurrence = self.site.count("for", node.lineno, "for")
         iterated = self.expr(node.iter, scope)
         item: VarType = iterated.item if isinstance(iterated, ListOf) else ANY
         inner = scope.child()
@@ -319,8 +344,86 @@ class _Checker:
         if node.test is not None:
             self.expr(node.test, inner)
         inner.names["loop"] = _loop_record(item)
-        self.stmts(node.body, inner)
+        size = _literal_size(node.iter)
+        outer = math.prod(self._loop_sizes)
+        if size is not None and self._loop_sizes and outer <= MAX_LOOP_ITERATIONS < outer * size:
+            self.limit(f"nested loops would run {outer * size} iterations (limit {MAX_LOOP_ITERATIONS})",
+                       node.lineno, _Where([r"(?P<tok>\bfor)\b"], occurrence))
+        self._loop_sizes.append(size or 1)
+        try:
+            self.stmts(node.body, inner)
+        finally:
+            self._loop_sizes.pop()
         self.stmts(node.else_, scope)
+
+    def limit(self, message: str, lineno: int, where: _Where) -> None:
+        """Report a template whose literal shape already goes past a render limit."""
+        self.report(LIMIT_CODE, message, lineno, hint=LIMIT_HINT, where=where)
+
+    def operator_limits(self, node: nodes.BinExpr) -> None:
+        """Literal repetitions, powers and ``%`` formats past the limits the sandbox enforces."""
+        if isinstance(node, nodes.Mul):
+            occurrence = self.site.count("op", node.lineno, "*")
+            for seq, count in ((node.left, node.right), (node.right, node.left)):
+                length, times = _literal_length(seq), _literal_number(count)
+                if length is not None and isinstance(times, int) and length * times > MAX_REPEAT:
+                    self.limit(f"repetition would build {length * times} items (limit {MAX_REPEAT})",
+                               node.lineno, _Where([r"(?<![*])(?P<tok>\*)(?![*])"], occurrence))
+                    return
+        elif isinstance(node, nodes.Pow):
+            occurrence = self.site.count("op", node.lineno, "**")
+            base, exponent = _literal_number(node.left), _literal_number(node.right)
+            where = _Where([r"(?P<tok>\*\*)"], occurrence)
+            if isinstance(exponent, int) and abs(exponent) > MAX_EXPONENT:
+                self.limit(f"exponent {exponent} is too large (limit {MAX_EXPONENT})", node.lineno, where)
+            elif isinstance(base, int) and isinstance(exponent, int) and exponent > 0 \
+                    and max(base.bit_length() - 1, 0) * exponent > MAX_POWER_BITS:
+                self.limit(power_message(base, exponent), node.lineno, where)
+        elif isinstance(node, nodes.Mod) and isinstance(node.left, nodes.Const) and isinstance(node.left.value, str):
+            occurrence = self.site.count("op", node.lineno, "%")
+            width, _ = percent_format_number(node.left.value)
+            if width > MAX_WIDTH:
+                self.limit(f"format width {width} is above the limit of {MAX_WIDTH}", node.lineno,
+                           _Where([r"(?<![{])(?P<tok>%)(?![}])"], occurrence))
+
+    def call_limits(self, node: nodes.Call, occurrence: int) -> None:
+        """``range(N)`` with a literal N above the limit; ``"{:>N}".format(...)`` likewise."""
+        callee = node.node
+        if isinstance(callee, nodes.Name) and callee.name == "range":
+            bounds = [_literal_number(arg) for arg in node.args]
+            if bounds and not node.kwargs and all(isinstance(b, int) for b in bounds):
+                try:
+                    items = len(range(*[int(b) for b in bounds if b is not None]))
+                except (ValueError, OverflowError):
+                    items = MAX_RANGE + 1 if bounds[-1] != 0 else 0
+                if items > MAX_RANGE:
+                    self.limit(f"range of {items} items is above the limit of {MAX_RANGE}", node.lineno,
+                               _Where([name_pattern("range")], occurrence))
+        elif isinstance(callee, nodes.Getattr) and callee.attr in ("format", "format_map") \
+                and isinstance(callee.node, nodes.Const) and isinstance(callee.node.value, str):
+            width = format_string_number(callee.node.value)
+            if width > MAX_WIDTH:
+                self.limit(f"format width {width} is above the limit of {MAX_WIDTH}", node.lineno,
+                           _Where([word_after(r"\.", callee.attr)]))
+
+    def filter_limits(self, node: nodes.Filter, occurrence: int) -> None:
+        """Literal numeric arguments of text-building filters above :data:`MAX_WIDTH`."""
+        where = _Where([word_after(r"(?:\||\bfilter\b)", node.name)], occurrence)
+        if node.name == "format" and isinstance(node.node, nodes.Const) and isinstance(node.node.value, str):
+            width, _ = percent_format_number(node.node.value)
+            if width > MAX_WIDTH:
+                self.limit(f"format width {width} is above the limit of {MAX_WIDTH}", node.lineno, where)
+            return
+        params = BOUNDED_FILTER_ARGS.get(node.name)
+        if params is None:
+            return
+        keywords = {str(k.key): k.value for k in node.kwargs if isinstance(k, nodes.Keyword)}
+        for param, position in filter_arg_positions(self.env.filters[node.name], params).items():
+            arg = keywords.get(param, node.args[position] if position < len(node.args) else None)
+            value = _literal_number(arg) if arg is not None else None
+            if value is not None and abs(value) > MAX_WIDTH:
+                shown = int(value) if math.isfinite(value) and value == int(value) else value
+                self.limit(f"{node.name} {param} {shown} is above the limit of {MAX_WIDTH}", node.lineno, where)
 
     def callable_body(self, args: list[nodes.Name], defaults: list[nodes.Expr], body: list[nodes.Node],
                       scope: _Scope, *, macro: bool) -> None:
@@ -466,14 +569,19 @@ class _Checker:
             self.call_args(node, scope)
             return Scalar("bool")
         if isinstance(node, nodes.Call):
+            called = node.node.name if isinstance(node.node, nodes.Name) else None
+            occurrence = self.site.counts.get(("name", node.lineno, called), 0) if called else 0
             self.expr(node.node, scope, lenient)
             self.call_args(node, scope)
+            self.call_limits(node, occurrence)
             return ANY
         if isinstance(node, nodes.CondExpr):
             first = self.expr(node.expr1, scope, lenient)
             self.expr(node.test, scope)
             second = self.expr(node.expr2, scope, lenient) if node.expr2 is not None else first
             return first if first == second else ANY
+        if isinstance(node, nodes.BinExpr):
+            self.operator_limits(node)
         for child in node.iter_child_nodes():
             self.expr(child, scope, lenient)
         if isinstance(node, nodes.Const) and isinstance(node.value, str):
@@ -571,6 +679,7 @@ class _Checker:
         if name not in self.env.filters:
             self.unknown_callable("filter", name, node.lineno, self.env.filters, occurrence)
             return ANY
+        self.filter_limits(node, occurrence)
         item = base.item if isinstance(base, ListOf) else None
         args: list[object] = [a.value if isinstance(a, nodes.Const) else None for a in node.args]
         kwargs: dict[str, object] = {}
@@ -627,6 +736,65 @@ class _Checker:
             owner = f"each {current.title}" if isinstance(current, Record) else "each item"
             current = self.attribute(current, part, owner, node.lineno, False, subscript=True)
         return current
+
+
+def _literal_number(node: nodes.Node | None) -> int | float | None:
+    """The value of a numeric literal expression (``10**9``, ``3e8``, ``-5``), else None.
+    Powers too large to compute count as infinity (they are past every limit anyway)."""
+    if isinstance(node, nodes.Const):
+        value = node.value
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(node, nodes.Neg | nodes.Pos):
+        inner = _literal_number(node.node)
+        return None if inner is None else -inner if isinstance(node, nodes.Neg) else inner
+    if isinstance(node, nodes.Add | nodes.Sub | nodes.Mul | nodes.Div | nodes.FloorDiv | nodes.Pow):
+        left, right = _literal_number(node.left), _literal_number(node.right)
+        if left is None or right is None:
+            return None
+        try:
+            if isinstance(node, nodes.Pow):
+                if isinstance(left, int) and isinstance(right, int) and 0 <= right <= MAX_EXPONENT \
+                        and left.bit_length() * right <= 2 * MAX_POWER_BITS:
+                    return int(left**right)
+                return float(float(left) ** float(right))
+            if isinstance(node, nodes.Add):
+                return left + right
+            if isinstance(node, nodes.Sub):
+                return left - right
+            if isinstance(node, nodes.Mul):
+                return left * right
+            if isinstance(node, nodes.Div):
+                return left / right
+            return left // right
+        except OverflowError:
+            return math.inf
+        except (ZeroDivisionError, ValueError, TypeError):
+            return None
+    return None
+
+
+def _literal_length(node: nodes.Node) -> int | None:
+    """Length of a string, list or tuple literal."""
+    if isinstance(node, nodes.Const) and isinstance(node.value, str):
+        return len(node.value)
+    if isinstance(node, nodes.List | nodes.Tuple):
+        return len(node.items)
+    return None
+
+
+def _literal_size(node: nodes.Node) -> int | None:
+    """How many times a ``for`` over ``node`` runs, when the template says so literally:
+    ``range(...)`` of literal numbers, or a literal string, list or tuple."""
+    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name == "range" \
+            and node.args and not node.kwargs:
+        bounds = [_literal_number(arg) for arg in node.args]
+        if all(isinstance(b, int) for b in bounds):
+            try:
+                return len(range(*[int(b) for b in bounds if b is not None]))
+            except (ValueError, OverflowError):
+                return None
+        return None
+    return _literal_length(node)
 
 
 def _defined_guards(test: nodes.Node) -> list[str]:

@@ -44,7 +44,9 @@ def load_sample_context(kind: str) -> dict[str, Any]:
     """The sample context for operator ``kind`` as a fresh dict (safe to modify).
 
     For a kind without a shipped sample: the common variables of the draft sample plus, for each
-    variable the kind declares, the value of a shipped sample that has it.
+    variable the kind declares, the value of a shipped sample that has it, or (a variable declared
+    for that kind alone) a placeholder built from its declared type, so a new kind renders with
+    no sample of its own.
     """
     if kind not in kind_names():
         raise KeyError(f"unknown operator kind {kind!r}; expected one of {', '.join(kind_names())}")
@@ -61,7 +63,23 @@ def load_sample_context(kind: str) -> dict[str, Any]:
         for name, value in load_sample_context(other).items():
             if name in wanted:
                 composed.setdefault(name, value)
+    for name, declared in wanted.items():
+        composed.setdefault(name, _placeholder(declared.type, name))
     return composed
+
+
+def _placeholder(vtype: VarType, name: str) -> Any:
+    """A value of type ``vtype`` (strings say which variable they stand for); it passes
+    :func:`validate_context`, which is all a composed sample promises."""
+    if isinstance(vtype, Scalar):
+        return {"str": f"<{name}>", "int": 1, "number": 1.0, "bool": False}[vtype.kind]
+    if isinstance(vtype, Record):
+        return {f.name: _placeholder(f.type, f.name) for f in vtype.fields}
+    if isinstance(vtype, ListOf):
+        return [_placeholder(vtype.item, name)]
+    if isinstance(vtype, StrMap):
+        return {}
+    return None
 
 
 def _close(word: str, choices: Collection[str]) -> str:

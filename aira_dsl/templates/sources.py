@@ -15,9 +15,10 @@ from pathlib import Path
 from jinja2.exceptions import TemplateSyntaxError
 
 from aira_dsl.diagnostics import Diagnostic, DiagnosticError
-from aira_dsl.templates.environment import PromptEnvironment
+from aira_dsl.templates.environment import PromptEnvironment, parsed_tree
 from aira_dsl.templates.references import Reference, iter_references
 from aira_dsl.templates.store import FileStore, TemplateSource, TemplateStore, resolve_name, template_name
+from aira_dsl.templates.syntax import syntax_error_position, syntax_hint, syntax_message
 
 __all__ = ["collect_inline_sources", "collect_sources"]
 
@@ -30,10 +31,11 @@ def _references(env: PromptEnvironment, source: TemplateSource) -> list[Referenc
     key = (source.text, source.name)
     if key not in _REFERENCES:
         try:
-            tree = env.parse(source.text, source.name, source.file)
+            tree = parsed_tree(env, source.text, source.name, source.file)
         except TemplateSyntaxError as exc:
-            raise DiagnosticError(Diagnostic("template-syntax", exc.message or "syntax error",
-                                             file=source.file, line=exc.lineno)) from None
+            line, col = syntax_error_position(env, source.text, source.name, exc)
+            raise DiagnosticError(Diagnostic("template-syntax", syntax_message(exc), file=source.file, line=line,
+                                             col=col, hint=syntax_hint(exc.message or "", source.text))) from None
         if len(_REFERENCES) > 512:
             _REFERENCES.clear()
         _REFERENCES[key] = list(iter_references(tree))

@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from aira_dsl.overlay import is_file, overlay_text
+from aira_dsl.roots import realpath
+
 __all__ = [
     "FileStore",
     "MemoryStore",
@@ -92,7 +95,7 @@ class FileStore(TemplateStore):
             return None
         for root in self.roots:
             candidate = root.joinpath(*name.split("/"))
-            if candidate.is_file():
+            if is_file(candidate):
                 return candidate
         return None
 
@@ -102,7 +105,9 @@ class FileStore(TemplateStore):
             source = None
             if path is not None:
                 try:
-                    source = TemplateSource(name, path.read_text(encoding="utf-8"), str(path))
+                    text = overlay_text(path)  # an editor's unsaved text wins over the disk
+                    source = TemplateSource(name, text if text is not None else path.read_text(encoding="utf-8"),
+                                            str(path))
                 except (OSError, UnicodeDecodeError):
                     source = None
             self._cache[name] = source
@@ -141,10 +146,10 @@ def template_name(path: Path, search_paths: Sequence[Path]) -> tuple[str, list[P
     (``aira/draft.j2``). One outside every search path (a spec's private prompt) is named by its
     file name, and its folder becomes the first root so its sibling fragments are found first.
     """
-    resolved = path.resolve()
+    resolved = Path(realpath(path))
     for root in search_paths:
         try:
-            relative = resolved.relative_to(Path(root).resolve())
+            relative = resolved.relative_to(realpath(root))
         except ValueError:
             continue
         return relative.as_posix(), [Path(r) for r in search_paths]
