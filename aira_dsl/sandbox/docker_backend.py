@@ -52,14 +52,39 @@ def docker_client(timeout: float = 30.0) -> Any:
     except ImportError as exc:
         raise SandboxError("the docker backend needs the 'docker' Python package",
                            hint="pip install 'aira-dsl[docker]'") from exc
-    where = os.environ.get("DOCKER_HOST", "the default socket")
+    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)"
     try:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
     except Exception as exc:  # the SDK raises several unrelated types for "no engine"
-        raise SandboxError(f"cannot reach the Docker engine at {where}: {exc}",
-                           hint="start Docker (or set DOCKER_HOST), or use the local sandbox") from exc
+        message, hint = _unreachable(where, exc, timeout)
+        raise SandboxError(message, hint=hint) from exc
     return client
+
+
+_START_HINT = ("start the Docker engine (`sudo systemctl start docker`, or Docker Desktop) or point DOCKER_HOST at "
+               "a running one; or use a local sandbox profile (execution.sandbox: local)")
+
+
+def _unreachable(where: str, exc: BaseException, timeout: float) -> tuple[str, str]:
+    """What "no engine" means for ``exc``, in words, and what to do: the SDK wraps the socket's
+    error in two or three layers (``('Connection aborted.', FileNotFoundError(2, ...))``)."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(f"{type(e).__name__} {e!r}" for e in chain)
+    if "FileNotFoundError" in text or "No such file or directory" in text:
+        return f"no Docker engine answers at {where}: the socket does not exist", _START_HINT
+    if "ConnectionRefusedError" in text or "Connection refused" in text:
+        return f"no Docker engine answers at {where}: the connection was refused", _START_HINT
+    if "PermissionError" in text or "Permission denied" in text:
+        return (f"the Docker engine at {where} refused this user: permission denied on its socket",
+                "add the user to the docker group (then log in again), or use rootless Docker via DOCKER_HOST")
+    if "timed out" in text.lower() or "Timeout" in text:
+        return f"no answer from the Docker engine at {where} within {timeout:g}s", _START_HINT
+    return f"cannot reach the Docker engine at {where}: {exc}", _START_HINT
 
 
 class DockerSandbox(SandboxBase):

@@ -5,6 +5,11 @@ isolation it insists on, default limits and the environment allow-list. Profiles
 code, so ``aira-dsl validate`` checks them with positioned diagnostics like specs, and one
 machine's quirks (a bubblewrap binary unpacked by hand, a CI base image) live in a profile or an
 ``${env:..}`` default rather than in the code.
+
+What a profile may say, with every default, is declared once in
+:mod:`aira_dsl.sandbox.profile_settings` (the schema and docs/sandbox.md's key reference are
+generated from it); this module checks what a schema cannot and turns the declared settings into
+a :class:`SandboxProfile` with resolved paths.
 """
 
 from __future__ import annotations
@@ -19,8 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from aira_dsl.diagnostics import Diagnostic, Severity, render_text
+from aira_dsl.profile_paths import default_search_dirs, is_profile_path, profile_path_problem
 from aira_dsl.sandbox.base import SANDBOX_WORKDIR, Limits, SandboxError
-from aira_dsl.spec.model import parse_duration
+from aira_dsl.sandbox.profile_settings import (
+    DEFAULT_ENV_ALLOW,
+    CacheSettings,
+    DockerBackendSettings,
+    EnvSettings,
+    LimitSettings,
+    LocalBackendSettings,
+    ProfileSettings,
+)
+from aira_dsl.settings.fields import SettingError, build, default_of, parse_duration, parse_size
 from aira_dsl.spec.yamlpos import YamlDocument, load_yaml_file
 
 __all__ = [
@@ -28,42 +43,25 @@ __all__ = [
     "DEFAULT_ENV_ALLOW",
     "CacheBinding",
     "DockerSettings",
+    "ProfileSettings",
     "SandboxProfile",
     "check_profile_file",
     "default_search_dirs",
+    "is_profile_path",
     "is_secret_name",
     "load_profile",
     "parse_size",
     "profile_from_data",
+    "profile_path_problem",
 ]
-
-DEFAULT_ENV_ALLOW = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
-"""Host variables passed through by default: locale and time zone only."""
 
 _SECRET = re.compile(r"(?i)(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_?KEY|AUTH|"
                      r"^AWS_|^AZURE_|^GOOGLE_APPLICATION|^OPENAI_|^ANTHROPIC_)")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 def is_secret_name(name: str) -> bool:
     """Whether an environment variable looks like a credential (never passed into a sandbox)."""
     return bool(_SECRET.search(name))
-
-
-def parse_size(value: Any) -> int | None:
-    """``2g`` / ``512m`` / ``1.5GiB`` / ``1048576`` → bytes (binary units); None if unreadable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if not isinstance(value, str):
-        return None
-    match = _SIZE.match(value)
-    if not match:
-        return None
-    number, unit, _, _ = match.groups()
-    return int(float(number) * _SIZE_UNITS[unit.lower()])
 
 
 CACHE_MOUNT_ROOT = "/caches"
@@ -88,55 +86,72 @@ class CacheBinding:
         return self.host.is_dir()
 
 
-def _caches(entries: Sequence[Mapping[str, Any]], base: Path | None) -> tuple[CacheBinding, ...]:
-    out = []
-    for entry in entries:
-        host = Path(str(entry["host"])).expanduser()
-        if not host.is_absolute() and base is not None:
-            host = base / host
-        mount = str(entry.get("mount") or f"{CACHE_MOUNT_ROOT}/{host.name or 'cache'}")
-        out.append(CacheBinding(host=host, env=str(entry["env"]), mount=mount))
-    return tuple(out)
+def _cache_host(host: str, base: Path | None) -> Path:
+    path = Path(host).expanduser()
+    return base / path if not path.is_absolute() and base is not None else path
+
+
+def _cache_mount(entry: CacheSettings, base: Path | None) -> str:
+    """Where a cache appears: its ``mount``, else ``/caches/<host folder name>`` (one rule for
+    the loader and the duplicate-mount check)."""
+    return entry.mount or f"{CACHE_MOUNT_ROOT}/{_cache_host(entry.host, base).name or 'cache'}"
+
+
+def _caches(entries: Sequence[CacheSettings], base: Path | None) -> tuple[CacheBinding, ...]:
+    return tuple(CacheBinding(host=_cache_host(entry.host, base), env=entry.env, mount=_cache_mount(entry, base))
+                 for entry in entries)
+
+
+# The runtime objects below take their defaults from the profile's declarations.
+_DOCKER = DockerBackendSettings()
+_LOCAL = LocalBackendSettings()
+
+
+def _limits(section: LimitSettings) -> Limits:
+    return Limits(wall_time=section.wall_time, memory_bytes=section.memory, cpus=section.cpus,
+                  max_processes=section.max_processes, output_bytes=section.output_bytes,
+                  file_size_bytes=section.file_size)
 
 
 @dataclass(frozen=True)
 class DockerSettings:
-    """The ``docker:`` section: which image, how to build it, how to run it."""
+    """The ``docker:`` section: which image, how to build it, how to run it (paths resolved)."""
 
-    image: str | None = None
+    image: str | None = _DOCKER.image
     dockerfile: Path | None = None
     context: Path | None = None
     build_args: Mapping[str, str] = field(default_factory=dict)
     extra_ca_certs: Path | None = None
-    build_network: str | None = None
-    user: str = "1000:1000"
-    python: str = "python3"
-    init: bool = True
-    shm_size: int = 1 << 30
-    tmp_size: int = 1 << 30
+    build_network: str | None = _DOCKER.build_network
+    user: str = _DOCKER.user
+    python: str = _DOCKER.python
+    init: bool = _DOCKER.init
+    shm_size: int = _DOCKER.shm_size
+    tmp_size: int = _DOCKER.tmp_size
 
 
 @dataclass(frozen=True)
 class SandboxProfile:
-    """A loaded, checked profile with every default filled in."""
+    """A loaded, checked profile with every default filled in (the defaults are the declared ones,
+    :mod:`aira_dsl.sandbox.profile_settings`)."""
 
     name: str
     backend: str
     path: Path | None = None
-    description: str = ""
-    isolation: str = "auto"
-    resource_control: str = "auto"
-    limits: Limits = field(default_factory=lambda: Limits(wall_time=3600.0, max_processes=4096))
-    kill_grace: float = 5.0
-    gpus: str = "auto"
-    env_allow: tuple[str, ...] = DEFAULT_ENV_ALLOW
+    description: str = default_of(ProfileSettings, "description")
+    isolation: str = default_of(ProfileSettings, "isolation")
+    resource_control: str = default_of(ProfileSettings, "resource_control")
+    limits: Limits = field(default_factory=lambda: _limits(LimitSettings()))
+    kill_grace: float = default_of(ProfileSettings, "kill_grace")
+    gpus: str = default_of(ProfileSettings, "gpus")
+    env_allow: tuple[str, ...] = default_of(EnvSettings, "allow")
     env_set: Mapping[str, str] = field(default_factory=dict)
-    bwrap: str = "bwrap"
-    python: str | None = None
-    uid: int = 61000
-    bind_ro: tuple[str, ...] = ("/opt",)
-    tmp_size: int = 1 << 30
-    cgroup_parent: str | None = None
+    bwrap: str = _LOCAL.bwrap
+    python: str | None = _LOCAL.python
+    uid: int = _LOCAL.uid
+    bind_ro: tuple[str, ...] = _LOCAL.bind_ro
+    tmp_size: int = _LOCAL.tmp_size
+    cgroup_parent: str | None = _LOCAL.cgroup_parent
     docker: DockerSettings | None = None
     caches: tuple[CacheBinding, ...] = ()
 
@@ -163,24 +178,6 @@ class SandboxProfile:
 # Building a profile from (schema-valid) data
 
 
-def _limits(data: Mapping[str, Any]) -> Limits:
-    defaults = SandboxProfile(name="_", backend="local").limits
-
-    def size(key: str, default: int | None) -> int | None:
-        return parse_size(data[key]) if data.get(key) is not None else (None if key in data else default)
-
-    wall = parse_duration(data["wall_time"]) if "wall_time" in data else defaults.wall_time
-    output = parse_size(data.get("output_bytes")) if "output_bytes" in data else defaults.output_bytes
-    return Limits(
-        wall_time=wall or defaults.wall_time,
-        memory_bytes=size("memory", defaults.memory_bytes),
-        cpus=float(data["cpus"]) if data.get("cpus") is not None else None,
-        max_processes=data.get("max_processes", defaults.max_processes),
-        output_bytes=output or defaults.output_bytes,
-        file_size_bytes=size("file_size", defaults.file_size_bytes),
-    )
-
-
 def _relative(base: Path | None, value: str | None) -> Path | None:
     if not value:
         return None
@@ -188,51 +185,62 @@ def _relative(base: Path | None, value: str | None) -> Path | None:
     return path if path.is_absolute() or base is None else (base / path)
 
 
-def profile_from_data(data: Mapping[str, Any], name: str, path: Path | None = None) -> SandboxProfile:
-    """A :class:`SandboxProfile` from already-checked data (paths resolve against ``path``)."""
-    base = path.parent if path is not None else None
-    local = data.get("local") or {}
-    env = data.get("env") or {}
-    docker = None
-    if data.get("docker") is not None or data["backend"] == "docker":
-        section = data.get("docker") or {}
-        dockerfile = _relative(base, section.get("dockerfile"))
-        context = _relative(base, section.get("context")) or (dockerfile.parent if dockerfile else None)
-        docker = DockerSettings(
-            image=section.get("image") or None,
-            dockerfile=dockerfile,
-            context=context,
-            build_args={k: str(v) for k, v in (section.get("build_args") or {}).items()},
-            extra_ca_certs=_relative(base, section.get("extra_ca_certs")),
-            build_network=section.get("build_network") or None,
-            user=str(section.get("user", "1000:1000")),
-            python=section.get("python", "python3"),
-            init=bool(section.get("init", True)),
-            shm_size=parse_size(section.get("shm_size", "1g")) or 1 << 30,
-            tmp_size=parse_size(section.get("tmp_size", "1g")) or 1 << 30,
-        )
-    grace = parse_duration(data.get("kill_grace", 5.0))
-    return SandboxProfile(
-        name=data.get("name") or name,
-        backend=data["backend"],
-        path=path,
-        description=data.get("description", ""),
-        isolation=data.get("isolation", "auto"),
-        resource_control=data.get("resource_control", "auto"),
-        limits=_limits(data.get("limits") or {}),
-        kill_grace=5.0 if grace is None else grace,
-        gpus=data.get("gpus", "auto"),
-        env_allow=tuple(env.get("allow", DEFAULT_ENV_ALLOW)),
-        env_set={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (env.get("set") or {}).items()},
-        bwrap=local.get("bwrap", "bwrap"),
-        python=local.get("python"),
-        uid=int(local.get("uid", 61000)),
-        bind_ro=tuple(local.get("bind_ro", ("/opt",))),
-        tmp_size=parse_size(local.get("tmp_size", "1g")) or 1 << 30,
-        cgroup_parent=local.get("cgroup_parent") or None,
-        docker=docker,
-        caches=_caches(data.get("caches") or [], base),
+def _docker(section: DockerBackendSettings, base: Path | None) -> DockerSettings:
+    dockerfile = _relative(base, section.dockerfile)
+    context = _relative(base, section.context) or (dockerfile.parent if dockerfile else None)
+    return DockerSettings(
+        image=section.image or None,  # an empty ${env:..} default means "not set"
+        dockerfile=dockerfile,
+        context=context,
+        build_args={k: str(v) for k, v in section.build_args.items()},
+        extra_ca_certs=_relative(base, section.extra_ca_certs),
+        build_network=section.build_network or None,
+        user=section.user,
+        python=section.python,
+        init=section.init,
+        shm_size=section.shm_size,
+        tmp_size=section.tmp_size,
     )
+
+
+def profile_from_data(data: Mapping[str, Any], name: str, path: Path | None = None) -> SandboxProfile:
+    """A :class:`SandboxProfile` from already-checked data (paths resolve against ``path``), every
+    default the declared one (:class:`~aira_dsl.sandbox.profile_settings.ProfileSettings`).
+
+    Data that does not fit the declarations (possible only when the caller skipped the checks)
+    raises :class:`SandboxError`.
+    """
+    try:
+        settings: ProfileSettings = build(ProfileSettings, data)
+        base = path.parent if path is not None else None
+        docker = None
+        if settings.docker is not None or settings.backend == "docker":
+            docker = _docker(settings.docker or _DOCKER, base)
+        local = settings.local
+        return SandboxProfile(
+            name=settings.name or name,
+            backend=settings.backend,
+            path=path,
+            description=settings.description,
+            isolation=settings.isolation,
+            resource_control=settings.resource_control,
+            limits=_limits(settings.limits),
+            kill_grace=settings.kill_grace,
+            gpus=settings.gpus,
+            env_allow=tuple(settings.env.allow),
+            env_set={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in settings.env.set.items()},
+            bwrap=local.bwrap,
+            python=local.python,
+            uid=local.uid,
+            bind_ro=tuple(local.bind_ro),
+            tmp_size=local.tmp_size,
+            cgroup_parent=local.cgroup_parent or None,
+            docker=docker,
+            caches=_caches(settings.caches, base),
+        )
+    except (SettingError, ValueError) as exc:
+        raise SandboxError(f"sandbox profile {path or name} is invalid: {exc}",
+                           hint="run `aira-dsl validate` on the profile file") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,6 +269,11 @@ def _semantic(doc: YamlDocument, path: Path) -> list[Diagnostic]:
         if limits.get(key) is not None and not parse_size(limits[key]):
             out.append(doc.diagnostic("invalid-size", f"limits.{key} must be a positive size",
                                       ("limits", key), hint="e.g. 512m, 8g"))
+    for part, size_key in (("local", "tmp_size"), ("docker", "shm_size"), ("docker", "tmp_size")):
+        size_value = (data.get(part) or {}).get(size_key)  # a zero size used to become the 1g default silently
+        if size_value is not None and not parse_size(size_value):
+            out.append(doc.diagnostic("invalid-size", f"{part}.{size_key} must be a positive size",
+                                      (part, size_key), hint="e.g. 512m, 2g"))
     backend = data.get("backend")
     if backend == "docker":
         for key in ("isolation", "resource_control", "local"):
@@ -284,21 +297,24 @@ def _semantic(doc: YamlDocument, path: Path) -> list[Diagnostic]:
         out.append(doc.diagnostic("ignored-key", "'docker' applies to the docker backend only",
                                   ("docker",), severity=Severity.WARNING, on_key=True))
     if backend == "local" and data.get("isolation") == "none":
+        # A warning, not a note: LLM-written code then reads and writes whatever this user can.
         out.append(doc.diagnostic("unisolated", "isolation: none runs node code unisolated, with this "
                                   "user's rights: use it for trusted code only", ("isolation",),
-                                  severity=Severity.INFO))
+                                  severity=Severity.WARNING,
+                                  hint="use isolation: auto (bubblewrap or unshare) unless every script is yours"))
     seen_env: dict[str, int] = {}
     seen_mount: dict[str, int] = {}
-    for index, entry in enumerate(data.get("caches") or []):
-        mount = entry.get("mount") or f"{CACHE_MOUNT_ROOT}/{Path(str(entry.get('host', ''))).expanduser().name}"
-        for seen, value, key in ((seen_env, entry.get("env"), "env"), (seen_mount, mount, "mount")):
+    for index, raw in enumerate(data.get("caches") or []):
+        entry: CacheSettings = build(CacheSettings, raw, path=("caches", index))  # schema-valid already
+        mount = _cache_mount(entry, path.parent)
+        for seen, value, key in ((seen_env, entry.env, "env"), (seen_mount, mount, "mount")):
             if value in seen:
                 out.append(doc.diagnostic("duplicate-cache", f"caches[{index}] uses the same {key} ({value}) as "
                                           f"caches[{seen[value]}]", ("caches", index),
                                           hint="give each cache its own env and mount"))
             seen[value] = index
-        if is_secret_name(str(entry.get("env", ""))):
-            out.append(doc.diagnostic("secret-env", f"'{entry.get('env')}' looks like a credential; a cache's "
+        if is_secret_name(entry.env):
+            out.append(doc.diagnostic("secret-env", f"'{entry.env}' looks like a credential; a cache's "
                                       "variable would be dropped", ("caches", index, "env")))
         if mount in ("/", SANDBOX_WORKDIR) or str(mount).startswith((SANDBOX_WORKDIR + "/", "/proc", "/dev")):
             out.append(doc.diagnostic("bad-mount", f"caches[{index}].mount {mount} would hide part of the sandbox",
@@ -347,17 +363,14 @@ def check_profile_file(path: Path) -> list[Diagnostic]:
 # Finding and loading
 
 
-def default_search_dirs() -> list[Path]:
-    """``./runtimes`` of the working directory, then the ``runtimes/`` shipped next to the package."""
-    shipped = Path(__file__).resolve().parents[2] / "runtimes"
-    dirs = [Path.cwd() / "runtimes", shipped]
-    return list(dict.fromkeys(d.resolve() for d in dirs))
-
-
-def _find(name: str, search_dirs: Sequence[Path]) -> Path:
-    looks_like_path = "/" in name or name.endswith((".yaml", ".yml"))
-    if looks_like_path:
+def _find(name: str, search_dirs: Sequence[Path], confine: bool = False) -> Path:
+    if is_profile_path(name):
         path = Path(name).expanduser()
+        problem = profile_path_problem(path, search_dirs) if confine else None
+        if problem is not None:
+            raise SandboxError(f"sandbox profile {name} is outside the profile search path: {problem}",
+                               hint="keep profiles in ./runtimes or the project, or name a shipped one "
+                                    "(local, local-unsafe, docker-cpu, docker-gpu)")
         if path.is_file():
             return path
         raise SandboxError(f"sandbox profile file {name} does not exist",
@@ -374,11 +387,15 @@ def _find(name: str, search_dirs: Sequence[Path]) -> Path:
                        "create runtimes/<name>.yaml or pass a path to a profile file")
 
 
-def load_profile(name_or_path: str | Path, search_dirs: Sequence[Path] | None = None) -> SandboxProfile:
+def load_profile(name_or_path: str | Path, search_dirs: Sequence[Path] | None = None, *,
+                 confine: bool = False) -> SandboxProfile:
     """Find a profile by name in ``search_dirs`` (default: :func:`default_search_dirs`) or by path,
-    check it, and return it; any error becomes a :class:`SandboxError` listing the diagnostics."""
+    check it, and return it; any error becomes a :class:`SandboxError` listing the diagnostics.
+
+    ``confine``: a path must lie on the profile search path (:func:`profile_path_problem`); the
+    runtime sets it for the name a plan gives, the command line's ``--sandbox`` is the user's own."""
     dirs = list(search_dirs) if search_dirs is not None else default_search_dirs()
-    path = _find(str(name_or_path), dirs)
+    path = _find(str(name_or_path), dirs, confine)
     doc = load_yaml_file(path, env_mode="error")
     diagnostics = _check_document(doc, path)
     errors = [d for d in diagnostics if d.is_error]

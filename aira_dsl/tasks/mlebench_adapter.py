@@ -32,6 +32,7 @@ from aira_dsl.tasks.csvread import CsvProblem, read_table
 from aira_dsl.tasks.datanotes import shape_note, submission_shape
 from aira_dsl.tasks.errors import TaskError
 from aira_dsl.tasks.grading import GradeReport
+from aira_dsl.tasks.links import public_link_problems, summarize
 from aira_dsl.tasks.medals import load_leaderboard
 from aira_dsl.tasks.model import Direction, MlebenchRef, SubmissionFormat, Task, Thresholds
 from aira_dsl.tasks.submission import SubmissionCheck, check_against_sample, submission_limit
@@ -164,6 +165,11 @@ def load_mlebench_task(competition_id: str, data_dir: Path | None, *, strict: bo
             raise TaskError(f"mlebench:{competition_id} is not prepared in {data_dir}: {directory} is missing",
                             hint=f"run `mlebench prepare -c {competition_id} --data-dir {data_dir}` on a "
                                  "machine with Kaggle access and copy the folder here")
+    leaks = public_link_problems(public, private)
+    if leaks:  # the agent would read the answers through the public folder
+        raise TaskError(f"the public folder of mlebench:{competition_id} links to private files: {summarize(leaks)}",
+                        hint=f"re-prepare the competition (`mlebench prepare -c {competition_id}`); public files "
+                             "must be copies, never links to the private ones")
     notes: list[str] = []
     if competition is not None:
         sample, answers = Path(competition.sample_submission), Path(competition.answers)

@@ -4,6 +4,11 @@ A :class:`Task` is everything the runtime and the graders need to know about a p
 every path already resolved to an absolute :class:`~pathlib.Path`. It is built by
 :mod:`aira_dsl.tasks.taskfile` (from a ``task.yaml``), by :mod:`aira_dsl.tasks.mlebench_adapter`
 (from an MLE-bench prepared competition) and never by hand in normal use.
+
+:class:`ResourceHints` and :class:`HiddenValidationConfig` are both what a loaded task holds and
+the declarations of the ``task.yaml`` sections of the same name (fields declared with
+:func:`~aira_dsl.settings.fields.setting`; see :mod:`aira_dsl.tasks.schema`), so their defaults,
+ranges and descriptions are written once.
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
+
+from aira_dsl.settings.fields import Duration, setting
 
 __all__ = [
+    "DEFAULT_THRESHOLD_KIND",
     "HIDDEN_ANSWERS_FILE",
     "HIDDEN_FEATURES_FILE",
     "HIDDEN_PREDICTIONS_FILE",
@@ -55,6 +63,10 @@ class SubmissionFormat:
     ``submission.strict``). Task directories are always checked in full."""
 
 
+DEFAULT_THRESHOLD_KIND = "custom"
+"""Where thresholds come from when a task does not say (``thresholds.kind`` in ``task.yaml``)."""
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Score cut-offs for medals and the median.
@@ -68,7 +80,7 @@ class Thresholds:
     silver: float | None
     bronze: float | None
     median: float | None
-    kind: str = "custom"
+    kind: str = DEFAULT_THRESHOLD_KIND
     source: str = "task.yaml"
     num_teams: int | None = None
 
@@ -77,19 +89,28 @@ class Thresholds:
 class ResourceHints:
     """What a solution may expect to use; advisory, shown to agents and used by schedulers."""
 
-    cpus: int | None = None
-    memory_gb: float | None = None
-    gpus: int | None = None
-    time_limit_s: float | None = None
+    __schema_doc__: ClassVar[str] = "Resource hints for solutions (advisory)."
+
+    cpus: int | None = setting(None, ge=1, show_default=False, doc="CPU cores.")
+    memory_gb: float | None = setting(None, gt=0, show_default=False, doc="Memory in GB.")
+    gpus: int | None = setting(None, ge=0, show_default=False, doc="GPUs.")
+    time_limit_s: Duration | None = setting(None, gt=0, key="time_limit", show_default=False,
+                                            doc="Expected wall time per solution run.")
 
 
 @dataclass(frozen=True)
 class HiddenValidationConfig:
     """The request in ``task.yaml``: hold back ``fraction`` of ``train_file``'s rows."""
 
-    fraction: float
-    seed: int = 0
-    train_file: str = "train.csv"
+    __schema_doc__: ClassVar[str] = (
+        "Hold back a fraction of the labelled training rows as framework-owned validation data: solutions see "
+        f"their features in ./data/{HIDDEN_FEATURES_FILE} and must write ./submission/{HIDDEN_PREDICTIONS_FILE}.")
+
+    fraction: float = setting(gt=0, lt=1, doc="Share of the training rows held back.")
+    seed: int = setting(0, ge=0, doc="Seed of the random choice of rows.")
+    train_file: str = setting("train.csv", min_length=1,
+                              doc="Labelled CSV in public_dir to split (it must hold the id column and the target "
+                                  "columns).")
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,16 @@ each CSV (rows, and per column: type, missing count, unique count, examples or r
 counts of images and other files. It never prints absolute paths, timestamps or anything
 else that changes between runs, and it is cut to ``max_chars`` (with a marker saying so), so
 the same directory always gives the same text and a prompt's size stays under control.
+
+The preview runs on the host with the host's rights, so it never follows a symbolic link: a
+link is listed as one (``name -> (link, not followed)``) and never summarised, or a public folder
+holding a link to the answers would put the test labels' distribution into the prompt.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,22 +43,28 @@ class _Entry:
     rel: str
     size: int
     is_dir: bool
+    is_link: bool = False
 
 
 def _walk(root: Path) -> list[_Entry]:
+    """Every entry below ``root``; links (to files or folders) are entries of their own, never
+    followed (``os.walk`` lists a linked folder among the folders: it is moved to the links)."""
     entries: list[_Entry] = []
     for current, dirs, files in os.walk(root):
-        dirs.sort()
         base = Path(current)
+        links = [name for name in dirs if (base / name).is_symlink()]
+        dirs[:] = sorted(name for name in dirs if name not in links)
         for name in dirs:
             entries.append(_Entry((base / name).relative_to(root).as_posix(), 0, True))
-        for name in sorted(files):
+        for name in sorted([*files, *links]):
             path = base / name
             try:
-                size = path.stat().st_size
+                info = path.lstat()
             except OSError:
-                size = 0
-            entries.append(_Entry(path.relative_to(root).as_posix(), size, False))
+                continue
+            is_link = stat.S_ISLNK(info.st_mode)
+            entries.append(_Entry(path.relative_to(root).as_posix(), 0 if is_link else info.st_size, False,
+                                  is_link))
     return sorted(entries, key=lambda e: e.rel)
 
 
@@ -74,7 +85,7 @@ def _tree(entries: list[_Entry]) -> list[str]:
         children.setdefault(parent, []).append(entry)
     files_under: dict[str, list[_Entry]] = {}
     for entry in entries:
-        if entry.is_dir:
+        if entry.is_dir or entry.is_link:
             continue
         parts = entry.rel.split("/")
         for depth in range(1, len(parts)):
@@ -101,6 +112,8 @@ def _tree(entries: list[_Entry]) -> list[str]:
                     f": {_by_extension(inner)}" if inner else "")
                 lines.append(f"{indent}{name}/ ({summary})")
                 visit(entry.rel, depth + 1)
+            elif entry.is_link:
+                lines.append(f"{indent}{name} -> (link, not followed)")
             else:
                 lines.append(f"{indent}{name} ({format_bytes(entry.size)})")
 
@@ -206,7 +219,7 @@ def data_preview(directory: Path | str, max_chars: int = 6000, *, label: str = "
     if not root.is_dir():
         return _bound(f"(no data directory: {label} is missing)", max_chars)
     entries = _walk(root)
-    files = [e for e in entries if not e.is_dir]
+    files = [e for e in entries if not e.is_dir and not e.is_link]
     total = sum(f.size for f in files)
     out = [f"Data in {label}/: {len(files)} files, {format_bytes(total)}", "", "Files:"]
     out.extend("  " + line for line in _tree(entries))

@@ -1,181 +1,150 @@
-"""The JSON Schema (2020-12) of ``task.yaml``, kept here as the single source.
+"""``task.yaml`` declared once: every key with its type, default, range and description.
 
-``schema/task.schema.json`` at the repository root is this dict written out (a test keeps the
-two identical); editors use that file through ``# yaml-language-server: $schema=...``, and
-:func:`aira_dsl.tasks.taskfile.check_task_dir` validates against this one, so the package works
-without the repository checkout.
+These frozen dataclasses (fields declared with :func:`~aira_dsl.settings.fields.setting`; the
+``resources`` and ``hidden_validation`` sections are :class:`~aira_dsl.tasks.model.ResourceHints`
+and :class:`~aira_dsl.tasks.model.HiddenValidationConfig` themselves) are the single source of
+
+- the JSON Schema, ``schema/task.schema.json`` and its packaged copy, written by
+  ``python -m aira_dsl.schemagen`` (a test fails when either is stale); editors use it through
+  ``# yaml-language-server: $schema=...`` and :func:`aira_dsl.tasks.taskfile.check_task_dir`
+  validates against the packaged copy (:func:`task_schema`), so the package works without the
+  repository checkout;
+- the defaults :mod:`aira_dsl.tasks.taskfile` fills in (it builds a :class:`TaskFile` from the
+  checked data with :func:`~aira_dsl.settings.fields.build`);
+- the key reference in ``docs/tasks.md``.
+
+What a schema cannot say (the metric exists, files exist and agree) is checked by the task file
+module.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
-__all__ = ["SCHEMA_ID", "task_schema", "task_schema_json"]
+from aira_dsl.settings.fields import setting
+from aira_dsl.tasks.model import DEFAULT_THRESHOLD_KIND, HiddenValidationConfig, ResourceHints
 
-SCHEMA_ID = "https://aira-dsl.dev/schema/task.schema.json"
+__all__ = [
+    "MetricSpec",
+    "ReferenceSolution",
+    "SubmissionSettings",
+    "TaskFile",
+    "ThresholdSettings",
+    "task_schema",
+]
 
-_VALUE_KINDS = ["label", "integer", "probability", "real", "nonnegative", "ranking", "any"]
+ValueKind = Literal["label", "integer", "probability", "real", "nonnegative", "ranking", "any"]
+"""What a submission's predicted values may be required to be (``submission.values``)."""
 
 
-def _str(description: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "string", "minLength": 1, "description": description, **extra}
+@dataclass(frozen=True, kw_only=True)
+class MetricSpec:
+    __schema_doc__: ClassVar[str] = "A named metric with parameters."
+
+    name: str = setting(min_length=1, doc="Metric name: accuracy, balanced_accuracy, roc_auc, log_loss, rmse, rmsle, "
+                                          "mae, macro_f1, quadratic_weighted_kappa, or map@K (e.g. map@5).")
+    params: dict[str, Any] = setting(
+        default_factory=dict, schema={"additionalProperties": {"type": ["string", "number", "boolean"]}},
+        doc="Metric parameters; roc_auc takes average (macro, weighted, micro, samples) and multi_class "
+            "(ovr, ovo).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmissionSettings:
+    __schema_doc__: ClassVar[str] = "What a submission looks like."
+
+    sample: str = setting("sample_submission.csv", min_length=1,
+                          doc="Sample submission CSV in public_dir; its columns are the required columns.")
+    id_column: str = setting(min_length=1, doc="Column identifying each test row; ids must match the answers "
+                                               "exactly.")
+    target_columns: tuple[str, ...] = setting(
+        min_items=1, item={"min_length": 1, "doc": "A predicted column."}, schema={"uniqueItems": True},
+        doc="Predicted columns, scored against the same columns of the answers (one column per class for "
+            "multi-class probabilities).")
+    values: ValueKind | None = setting(None, show_default=False,
+                                       doc="What each predicted value must be; default: what the metric needs (any "
+                                           "for a custom grader).")
+    max_bytes: int | None = setting(None, ge=1, show_default=False,
+                                    doc="Largest submission file accepted, in bytes. Default: the larger of 16 MiB "
+                                        "and 32 times the sample submission.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdSettings:
+    __schema_doc__: ClassVar[str] = ("Explicit medal thresholds (scores at least this good earn the medal). Give "
+                                     "these or a leaderboard, not both.")
+
+    kind: Literal["kaggle", "reference", "custom"] = setting(
+        DEFAULT_THRESHOLD_KIND, doc="Where the numbers come from: a Kaggle leaderboard, documented reference "
+                                    "solutions, or your own choice.")
+    gold: float | None = setting(None, show_default=False, doc="Gold medal threshold.")
+    silver: float | None = setting(None, show_default=False, doc="Silver medal threshold.")
+    bronze: float | None = setting(None, show_default=False, doc="Bronze medal threshold.")
+    median: float | None = setting(None, show_default=False, doc="Median score; strictly better is 'above median'.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferenceSolution:
+    name: str = setting(min_length=1, doc="Short name.")
+    description: str = setting(min_length=1, doc="What the solution does (model, features).")
+    score: float = setting(doc="Its score on the answers.")
+    sets: Literal["gold", "silver", "bronze", "median"] | None = setting(
+        None, show_default=False, doc="The threshold this score defines, if any.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskFile:
+    """A ``task.yaml`` as written, defaults filled in (paths still relative)."""
+
+    __schema_doc__: ClassVar[str] = ("A Kaggle-style machine-learning task: public data for the agent, private "
+                                     "answers for grading, a metric and a submission format.")
+
+    version: Literal[1] = setting(1, schema={"const": 1}, doc="Format version of this file; only 1 exists.")
+    id: str = setting(min_length=1, pattern="^[a-z0-9][a-z0-9._-]*$", max_length=100,
+                      doc="Short identifier: lowercase letters, digits, '.', '_' and '-'.")
+    name: str = setting(min_length=1, doc="Human-readable title.")
+    description: str = setting("description.md", min_length=1,
+                               doc="Markdown file (relative to this file) that describes the task to agents, "
+                                   "Kaggle style.")
+    public_dir: str = setting("public", min_length=1,
+                              doc="Directory (relative to this file) of the data agents see, mounted read-only at "
+                                  "./data.")
+    private_dir: str = setting("private", min_length=1,
+                               doc="Directory (relative to this file) of the data only the grader sees. Must not be "
+                                   "inside public_dir.")
+    answers: str = setting("answers.csv", min_length=1,
+                           doc="CSV in private_dir with the id column and the true target columns.")
+    metric: str | MetricSpec | None = setting(
+        None, min_length=1, show_default=False,
+        doc="How submissions are scored: a metric name or {name, params}. Give either metric or grader.")
+    grader: str | None = setting(
+        None, min_length=1, pattern="^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$", show_default=False,
+        doc="Custom grader entry point 'module:function' (the module may be a .py file next to task.yaml); "
+            "called as function(submission_df, answers_df) -> float, raising to reject a submission. Needs "
+            "direction.")
+    direction: Literal["maximize", "minimize"] | None = setting(
+        None, show_default=False, doc="Whether higher or lower scores are better. Optional with a named metric "
+                                      "(which knows its direction), required with a grader.")
+    submission: SubmissionSettings = setting(doc=SubmissionSettings.__schema_doc__)
+    thresholds: ThresholdSettings | None = setting(None, show_default=False, schema={"minProperties": 1},
+                                                   doc=ThresholdSettings.__schema_doc__)
+    leaderboard: str | None = setting(
+        None, min_length=1, show_default=False,
+        doc="CSV (relative to this file) with a numeric 'score' column, one row per team; medal thresholds "
+            "follow Kaggle's rules by team count.")
+    resources: ResourceHints = setting(default_factory=ResourceHints, doc=ResourceHints.__schema_doc__)
+    hidden_validation: HiddenValidationConfig | None = setting(None, show_default=False,
+                                                               doc=HiddenValidationConfig.__schema_doc__)
+    reference_solutions: tuple[ReferenceSolution, ...] = setting(
+        (), doc="Documented reference solutions and their scores on the private answers (how reference thresholds "
+                "were computed).")
 
 
 def task_schema() -> dict[str, Any]:
-    """The schema as a fresh dict."""
-    metric_object = {
-        "type": "object",
-        "description": "A named metric with parameters.",
-        "additionalProperties": False,
-        "required": ["name"],
-        "properties": {
-            "name": _str("Metric name: accuracy, balanced_accuracy, roc_auc, log_loss, rmse, rmsle, "
-                         "mae, macro_f1, quadratic_weighted_kappa, or map@K (e.g. map@5)."),
-            "params": {
-                "type": "object",
-                "description": "Metric parameters; roc_auc takes average (macro, weighted, micro, "
-                               "samples) and multi_class (ovr, ovo).",
-                "additionalProperties": {"type": ["string", "number", "boolean"]},
-            },
-        },
-    }
-    threshold = {"type": "number", "description": ""}
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "aira-dsl task",
-        "description": "A Kaggle-style machine-learning task: public data for the agent, private "
-                       "answers for grading, a metric and a submission format.",
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["id", "name", "submission"],
-        "properties": {
-            "version": {"const": 1, "description": "Format version of this file; only 1 exists."},
-            "id": _str("Short identifier: lowercase letters, digits, '.', '_' and '-'.",
-                       pattern="^[a-z0-9][a-z0-9._-]*$", maxLength=100),
-            "name": _str("Human-readable title."),
-            "description": _str("Markdown file (relative to this file) that describes the task to "
-                                "agents, Kaggle style. Default: description.md."),
-            "public_dir": _str("Directory (relative to this file) of the data agents see, mounted "
-                               "read-only at ./data. Default: public."),
-            "private_dir": _str("Directory (relative to this file) of the data only the grader sees. "
-                                "Must not be inside public_dir. Default: private."),
-            "answers": _str("CSV in private_dir with the id column and the true target columns. "
-                            "Default: answers.csv."),
-            "metric": {
-                "description": "How submissions are scored: a metric name or {name, params}. Give "
-                               "either metric or grader.",
-                "oneOf": [_str("Metric name."), metric_object],
-            },
-            "grader": _str("Custom grader entry point 'module:function' (the module may be a .py "
-                           "file next to task.yaml); called as function(submission_df, answers_df) "
-                           "-> float, raising to reject a submission. Needs direction.",
-                           pattern="^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"),
-            "direction": {"enum": ["maximize", "minimize"],
-                          "description": "Whether higher or lower scores are better. Optional with a "
-                                         "named metric (which knows its direction), required with a "
-                                         "grader."},
-            "submission": {
-                "type": "object",
-                "description": "What a submission looks like.",
-                "additionalProperties": False,
-                "required": ["id_column", "target_columns"],
-                "properties": {
-                    "sample": _str("Sample submission CSV in public_dir; its columns are the "
-                                   "required columns. Default: sample_submission.csv."),
-                    "id_column": _str("Column identifying each test row; ids must match the "
-                                      "answers exactly."),
-                    "target_columns": {
-                        "type": "array", "minItems": 1, "uniqueItems": True,
-                        "items": _str("A predicted column."),
-                        "description": "Predicted columns, scored against the same columns of the "
-                                       "answers (one column per class for multi-class probabilities).",
-                    },
-                    "values": {"enum": _VALUE_KINDS,
-                               "description": "What each predicted value must be; default: what "
-                                              "the metric needs (any for a custom grader)."},
-                    "max_bytes": {"type": "integer", "minimum": 1,
-                                  "description": "Largest submission file accepted, in bytes. "
-                                                 "Default: the larger of 16 MiB and 32 times the "
-                                                 "sample submission."},
-                },
-            },
-            "thresholds": {
-                "type": "object",
-                "description": "Explicit medal thresholds (scores at least this good earn the "
-                               "medal). Give these or a leaderboard, not both.",
-                "additionalProperties": False,
-                "minProperties": 1,
-                "properties": {
-                    "kind": {"enum": ["kaggle", "reference", "custom"],
-                             "description": "Where the numbers come from: a Kaggle leaderboard, "
-                                            "documented reference solutions, or your own choice. "
-                                            "Default: custom."},
-                    "gold": {**threshold, "description": "Gold medal threshold."},
-                    "silver": {**threshold, "description": "Silver medal threshold."},
-                    "bronze": {**threshold, "description": "Bronze medal threshold."},
-                    "median": {**threshold, "description": "Median score; strictly better is "
-                                                           "'above median'."},
-                },
-            },
-            "leaderboard": _str("CSV (relative to this file) with a numeric 'score' column, one row "
-                                "per team; medal thresholds follow Kaggle's rules by team count."),
-            "resources": {
-                "type": "object",
-                "description": "Resource hints for solutions (advisory).",
-                "additionalProperties": False,
-                "properties": {
-                    "cpus": {"type": "integer", "minimum": 1, "description": "CPU cores."},
-                    "memory_gb": {"type": "number", "exclusiveMinimum": 0,
-                                  "description": "Memory in GB."},
-                    "gpus": {"type": "integer", "minimum": 0, "description": "GPUs."},
-                    "time_limit": {
-                        "description": "Expected wall time per solution run: seconds, or a "
-                                       "duration like 90s, 30m, 4h, 1d.",
-                        "oneOf": [{"type": "number", "exclusiveMinimum": 0},
-                                  {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(s|m|h|d)$"}],
-                    },
-                },
-            },
-            "hidden_validation": {
-                "type": "object",
-                "description": "Hold back a fraction of the labelled training rows as "
-                               "framework-owned validation data: solutions see their features in "
-                               "./data/hidden_val_features.csv and must write "
-                               "./submission/hidden_val_predictions.csv.",
-                "additionalProperties": False,
-                "required": ["fraction"],
-                "properties": {
-                    "fraction": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
-                                 "description": "Share of the training rows held back."},
-                    "seed": {"type": "integer", "minimum": 0,
-                             "description": "Seed of the random choice of rows. Default: 0."},
-                    "train_file": _str("Labelled CSV in public_dir to split (it must hold the id "
-                                       "column and the target columns). Default: train.csv."),
-                },
-            },
-            "reference_solutions": {
-                "type": "array",
-                "description": "Documented reference solutions and their scores on the private "
-                               "answers (how reference thresholds were computed).",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["name", "description", "score"],
-                    "properties": {
-                        "name": _str("Short name."),
-                        "description": _str("What the solution does (model, features)."),
-                        "score": {"type": "number", "description": "Its score on the answers."},
-                        "sets": {"enum": ["gold", "silver", "bronze", "median"],
-                                 "description": "The threshold this score defines, if any."},
-                    },
-                },
-            },
-        },
-    }
+    """The task schema, as packaged (generated from :class:`TaskFile`; loaded, not generated, so
+    checking a task costs no schema generation)."""
+    from aira_dsl.spec.schema_check import load_packaged_schema
 
+    return load_packaged_schema("task.schema.json")
 
-def task_schema_json() -> str:
-    """The schema as the exact text of ``schema/task.schema.json``."""
-    return json.dumps(task_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -4,7 +4,9 @@ The checks run in a fixed order and stop at the first failure, whose reason name
 the line and the offending value: the file exists and parses (see :mod:`csvread`); its columns
 are the sample's; its ids are exactly the answers' ids (no missing, extra or duplicate rows);
 every target value is present, finite and of the metric's kind (probabilities in [0, 1],
-whole numbers for kappa, non-negative for RMSLE...).
+whole numbers for kappa, non-negative for RMSLE...), and for class labels one of the answers'
+classes (a ``nan`` or a made-up label is no prediction, and scoring it as a wrong one would let
+a submission that predicts nothing pass as valid).
 
 A valid submission comes back aligned with the answers (same ids, same order, converted types),
 ready for a metric: :func:`prepare_submission` returns both.
@@ -13,7 +15,7 @@ ready for a metric: :func:`prepare_submission` returns both.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -271,20 +273,38 @@ def _labels(column: pd.Series, numeric: bool, name: str, ids: pd.Series, label: 
     return values.astype(float)
 
 
+def _check_classes(labels: pd.Series, known: pd.Series, extra: Collection[object], name: str, ids: pd.Series,
+                   label: str) -> None:
+    """Every predicted label is one of the answers' classes (or of ``extra``: the test answers'
+    classes when a hidden split's answers are used, which may lack a rare class)."""
+    classes = set(known.tolist()) | set(extra)
+    unknown = (~labels.isin(classes)).to_numpy()
+    if unknown.any():
+        row, count = _first_bad(unknown)
+        value = labels.iloc[row]
+        shown = repr(value) if isinstance(value, str) else f"{value:g}"
+        raise _Invalid("unknown-label", f"{label} column '{name}' holds {shown} on line {_line(row)} "
+                       f"(id {ids.iloc[row]!r}), which is not one of this task's {len(classes)} classes"
+                       f"{_more(count)}")
+
+
 def _answer_values(column: pd.Series, name: str, kind: ValueKind | None) -> pd.Series:
     if kind in ("probability", "real", "nonnegative", "integer"):
         values = pd.to_numeric(column, errors="coerce")
         if values.isna().any():
             row = int(values.isna().to_numpy().argmax())
-            raise TaskError(f"the answers column '{name}' is not numeric (line {_line(row)}: "
-                            f"{column.iloc[row]!r}) but the metric needs numbers")
+            raise TaskError(f"the answers column '{name}' is not numeric (line {_line(row)}) but the metric "
+                            "needs numbers")  # the private value itself is not quoted
         return values.astype(float)
     return column
 
 
 def check_table(table: Table, *, id_column: str, target_columns: Sequence[str], answers: pd.DataFrame,
-                kind: ValueKind | None, metric: str, label: str = "submission") -> Aligned:
-    """Validate a parsed table against the answers; raise ``_Invalid`` or return it aligned."""
+                kind: ValueKind | None, metric: str, label: str = "submission",
+                extra_classes: Mapping[str, Collection[object]] | None = None) -> Aligned:
+    """Validate a parsed table against the answers; raise ``_Invalid`` or return it aligned.
+
+    ``extra_classes`` (column → labels) widens the class set of label columns beyond the answers'."""
     notes = list(table.notes)
     notes.extend(_check_columns(table, [id_column, *target_columns], label))
     frame = table.frame
@@ -309,10 +329,12 @@ def check_table(table: Table, *, id_column: str, target_columns: Sequence[str], 
         elif kind == "label":
             numeric = _all_numeric(truth[name])
             labels = _labels(raw, numeric, name, ids, label)
+            known = pd.to_numeric(truth[name]).astype(float) if numeric else truth[name].astype(str)
+            _check_classes(labels, known, _as_classes((extra_classes or {}).get(name, ()), numeric), name, ids,
+                           label)
             converted[name] = labels
             y_pred[name] = labels.to_numpy()[take]
-            y_true[name] = (pd.to_numeric(truth[name]).astype(float) if numeric
-                            else truth[name].astype(str)).to_numpy()
+            y_true[name] = known.to_numpy()
         else:  # ranking labels or anything a custom grader accepts
             if kind is None:
                 empty = (raw == "").to_numpy()
@@ -333,6 +355,26 @@ def check_table(table: Table, *, id_column: str, target_columns: Sequence[str], 
                    answers=answers.reset_index(drop=True), notes=notes)
 
 
+def _as_classes(values: Collection[object], numeric: bool) -> list[object]:
+    """Labels as the answers' column holds them: floats when the answers are numeric."""
+    if not numeric:
+        return [str(v) for v in values]
+    converted = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce")
+    return [float(v) for v in converted.dropna()]
+
+
+def _test_classes(task: Task, answers_path: Path | None) -> dict[str, list[object]] | None:
+    """The test answers' labels per target column, when other answers (a hidden split) are used."""
+    if answers_path is None or answers_path == task.answers or value_kind(task) != "label":
+        return None
+    fmt = task.submission
+    try:
+        test = load_answers(task.answers, fmt.id_column, fmt.target_columns)
+    except TaskError:
+        return None
+    return {name: test[name].unique().tolist() for name in fmt.target_columns}
+
+
 def prepare_submission(task: Task, path: Path, *, answers_path: Path | None = None,
                        label: str = "submission") -> tuple[SubmissionCheck, Aligned | None]:
     """Check ``path`` against ``task`` and, when valid, align it with the answers.
@@ -346,7 +388,8 @@ def prepare_submission(task: Task, path: Path, *, answers_path: Path | None = No
     try:
         table = read_table(Path(path), label=label, max_bytes=limit)
         aligned = check_table(table, id_column=fmt.id_column, target_columns=fmt.target_columns,
-                              answers=answers, kind=value_kind(task), metric=task.metric, label=label)
+                              answers=answers, kind=value_kind(task), metric=task.metric, label=label,
+                              extra_classes=_test_classes(task, answers_path))
     except CsvProblem as exc:
         reason = exc.reason
         if exc.code == "too-large":

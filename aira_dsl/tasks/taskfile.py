@@ -7,6 +7,13 @@ the right columns), the metric is known and agrees with ``direction``, threshold
 the metric's way, the private dir is not inside the public one, and a hidden validation split
 is possible. Every finding points at the ``task.yaml`` line it is about.
 
+Every path the task names (description, data dirs, answers, sample, leaderboard, training file)
+must resolve inside the allowed roots of ``task.yaml`` (:mod:`aira_dsl.roots`), which is checked
+before the file is read, so a diagnostic never shows anything of a file outside them; the
+description and the sample may not lie in the private dir (both are shown to the agent); the
+public dir may hold no link into the private one (:mod:`aira_dsl.tasks.links`). Diagnostics
+quote no value of the answers: they give line numbers.
+
 :func:`load_task_file` runs the same checks and builds a :class:`~aira_dsl.tasks.model.Task`,
 or raises :class:`~aira_dsl.tasks.errors.TaskError` carrying the diagnostics.
 """
@@ -21,23 +28,24 @@ from pathlib import Path
 from typing import Any
 
 from aira_dsl.diagnostics import Diagnostic, Severity
-from aira_dsl.spec.model import parse_duration
+from aira_dsl.roots import OUTSIDE_CODE, allowed_roots, check_inside, is_inside, outside_hint
+from aira_dsl.settings.fields import SettingError, build, default_of
 from aira_dsl.spec.schema_check import schema_diagnostics
 from aira_dsl.spec.yamlpos import YamlDocument, load_yaml_file
 from aira_dsl.tasks.csvread import CsvProblem, Table, read_table
 from aira_dsl.tasks.errors import TaskError
+from aira_dsl.tasks.links import public_link_problems, summarize
 from aira_dsl.tasks.medals import load_leaderboard
 from aira_dsl.tasks.metrics import get_metric, metric_names, suggest_metric, validate_metric_params
 from aira_dsl.tasks.model import (
     HIDDEN_FEATURES_FILE,
     Direction,
     HiddenValidationConfig,
-    ResourceHints,
     SubmissionFormat,
     Task,
     Thresholds,
 )
-from aira_dsl.tasks.schema import task_schema
+from aira_dsl.tasks.schema import MetricSpec, SubmissionSettings, TaskFile, task_schema
 
 __all__ = [
     "TASK_FILE_NAMES",
@@ -86,13 +94,16 @@ def looks_like_task(path: Path) -> bool:
 
 
 class _Checker:
-    """Collects diagnostics for one task.yaml whose data passed the schema."""
+    """Collects diagnostics for one task.yaml whose data passed the schema; ``task`` is that data
+    typed, every default filled in from the declarations (:class:`TaskFile`)."""
 
-    def __init__(self, doc: YamlDocument, root: Path) -> None:
+    def __init__(self, doc: YamlDocument, task: TaskFile, root: Path, task_file: Path | None = None) -> None:
         self.doc = doc
+        self.task = task
         self.root = root
-        self.data: dict[str, Any] = doc.data
         self.out: list[Diagnostic] = []
+        self.roots = allowed_roots(task_file if task_file is not None else root / "task.yaml")
+        self.private: Path | None = None
 
     # helpers ---------------------------------------------------------------------------------
 
@@ -103,13 +114,29 @@ class _Checker:
     def warning(self, code: str, message: str, path: tuple[str | int, ...], hint: str | None = None) -> None:
         self.out.append(self.doc.diagnostic(code, message, path, hint=hint, severity=Severity.WARNING))
 
-    def dir_at(self, key: str, default: str) -> Path | None:
-        rel = str(self.data.get(key, default))
+    def inside(self, path: Path, what: str, where: tuple[str | int, ...], *, shown: bool = False) -> bool:
+        """Whether ``path`` may be read: inside the allowed roots, and (for files the agent is
+        shown: ``shown``) not in the private dir. An error at ``where`` when not."""
+        outside = check_inside(path, self.roots)
+        if outside is not None:
+            self.error(OUTSIDE_CODE, f"{what} is outside the allowed roots: {outside}", where,
+                       hint=outside_hint("task paths"))
+            return False
+        if shown and self.private is not None and is_inside(path, [self.private.resolve()]):
+            self.error("private-file-shown", f"{what} is inside private_dir: it would show the answers to "
+                       "the agent", where, hint="keep files the agent reads in public_dir or beside task.yaml")
+            return False
+        return True
+
+    def dir_at(self, key: str) -> Path | None:
+        rel: str = getattr(self.task, key)
         path = self.root / rel
+        if not self.inside(path, f"{key} '{rel}'", (key,)):
+            return None
         if not path.is_dir():
             what = "does not exist" if not path.exists() else "is not a directory"
             self.error("missing-dir", f"{key} '{rel}' {what} ({path})", (key,),
-                       hint=f"{key} is a directory relative to task.yaml (default '{default}')")
+                       hint=f"{key} is a directory relative to task.yaml (default '{default_of(TaskFile, key)}')")
             return None
         return path
 
@@ -124,9 +151,9 @@ class _Checker:
 
     def run(self) -> list[Diagnostic]:
         kind = self.check_metric()
+        public = self.dir_at("public_dir")
+        private = self.private = self.dir_at("private_dir")
         self.check_description()
-        public = self.dir_at("public_dir", "public")
-        private = self.dir_at("private_dir", "private")
         if public is not None and private is not None:
             self.check_separation(public, private)
         answers = self.check_answers(private, kind)
@@ -138,11 +165,8 @@ class _Checker:
 
     def check_metric(self) -> str | None:
         """The value kind the metric needs (None when unknown or custom)."""
-        data = self.data
-        metric = data.get("metric")
-        grader = data.get("grader")
-        direction = data.get("direction")
-        declared_values = data.get("submission", {}).get("values")
+        metric, grader, direction = self.task.metric, self.task.grader, self.task.direction
+        declared_values = self.task.submission.values
         if metric is None and grader is None:
             self.error("missing-metric", "the task names neither a metric nor a grader", (),
                        hint=f"add `metric: <name>` ({', '.join(metric_names())}) or "
@@ -159,8 +183,8 @@ class _Checker:
             self.check_grader_importable(str(grader))
             return None if declared_values in (None, "any") else str(declared_values)
         assert metric is not None
-        name = metric if isinstance(metric, str) else metric.get("name")
-        params: Mapping[str, Any] = {} if isinstance(metric, str) else metric.get("params", {})
+        name = metric if isinstance(metric, str) else metric.name
+        params: Mapping[str, Any] = {} if isinstance(metric, str) else metric.params
         at: tuple[str, ...] = ("metric",) if isinstance(metric, str) else ("metric", "name")
         found = get_metric(str(name))
         if found is None:
@@ -192,17 +216,23 @@ class _Checker:
                        "task.yaml nor an importable module", ("grader",))
 
     def check_description(self) -> None:
-        rel = self.data.get("description", "description.md")
+        rel = self.task.description
         path = self.root / rel
+        if not self.inside(path, f"description file '{rel}'", ("description",), shown=True):
+            return
         if not path.is_file():
             self.error("missing-file", f"description file '{rel}' not found ({path})", ("description",),
-                       hint="description is a Markdown file relative to task.yaml (default description.md)")
+                       hint="description is a Markdown file relative to task.yaml (default "
+                            f"{default_of(TaskFile, 'description')})")
             return
         try:
             path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.error("bad-data-file", f"description file '{rel}' is not readable UTF-8 text: {exc}",
+        except OSError as exc:
+            self.error("bad-data-file", f"description file '{rel}' cannot be read: {exc.strerror or exc}",
                        ("description",))
+        except UnicodeDecodeError as exc:  # the exception's text would quote bytes of the file
+            self.error("bad-data-file", f"description file '{rel}' is not UTF-8 text (byte {exc.start})",
+                       ("description",), hint="save it as UTF-8")
 
     def check_separation(self, public: Path, private: Path) -> None:
         pub, priv = public.resolve(), private.resolve()
@@ -211,87 +241,100 @@ class _Checker:
                        ("private_dir",), hint="keep the answers in a directory beside the public one")
         elif pub.is_relative_to(priv):
             self.warning("public-in-private", "public_dir is inside private_dir", ("public_dir",))
+        problems = public_link_problems(public, private, self.roots)
+        if problems:
+            self.error("public-links", f"public_dir holds link(s) the agent could follow to what it must not "
+                       f"see: {summarize(problems)}", ("public_dir",),
+                       hint="replace links in public_dir by copies of public files; never link to the answers")
 
     def check_answers(self, private: Path | None, kind: str | None) -> Table | None:
         if private is None:
             return None
-        submission = self.data["submission"]
-        rel = self.data.get("answers", "answers.csv")
+        submission = self.task.submission
+        rel = self.task.answers
         path = private / rel
+        if not self.inside(path, f"answers file '{rel}'", ("answers",)):
+            return None
         if not path.is_file():
             self.error("missing-file", f"answers file '{rel}' not found in private_dir ({path})", ("answers",),
-                       hint="answers is a CSV inside private_dir (default answers.csv)")
+                       hint=f"answers is a CSV inside private_dir (default {default_of(TaskFile, 'answers')})")
             return None
         table = self.table_at(path, ("answers",), "answers")
         if table is None:
             return None
-        needed = [submission["id_column"], *submission["target_columns"]]
+        needed = [submission.id_column, *submission.target_columns]
         missing = [c for c in needed if c not in table.columns]
         if missing:
+            # The private header is not quoted (a file that is no CSV would be shown a line of).
             self.error("answers-columns", f"the answers lack the column(s) {', '.join(missing)} "
-                       f"(they have {', '.join(table.columns)})", ("submission", "target_columns")
-                       if submission["id_column"] not in missing else ("submission", "id_column"))
+                       f"(the answers' header has {len(table.columns)} column(s))", ("submission", "target_columns")
+                       if submission.id_column not in missing else ("submission", "id_column"),
+                       hint="compare the answers file's header line with id_column and target_columns")
             return None
-        ids = table.frame[submission["id_column"]].str.strip()
-        if ids.duplicated().any():
-            self.error("answers-duplicate-ids", f"the answers repeat the id {ids[ids.duplicated()].iloc[0]!r}",
+        ids = table.frame[submission.id_column].str.strip()
+        if ids.duplicated().any():  # line numbers, never the private values themselves
+            self.error("answers-duplicate-ids", f"the answers repeat an id (line {_first_line(ids.duplicated())})",
                        ("answers",))
         if kind in _NUMERIC_KINDS:
-            for column in submission["target_columns"]:
+            for column in submission.target_columns:
                 values = table.frame[column].str.strip()
-                bad = values[~values.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")]
-                if len(bad):
+                bad = ~values.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+                if bad.any():
                     self.error("answers-values", f"the answers column '{column}' must be numeric for "
-                               f"this metric; it holds {bad.iloc[0]!r}", ("answers",))
+                               f"this metric; line {_first_line(bad)} is not a number", ("answers",))
         return table
 
     def check_sample(self, public: Path | None, answers: Table | None) -> Table | None:
         if public is None:
             return None
-        submission = self.data["submission"]
-        rel = submission.get("sample", "sample_submission.csv")
+        submission = self.task.submission
+        rel = self.task.submission.sample
         path = public / rel
         where = ("submission", "sample")
+        if not self.inside(path, f"sample submission '{rel}'", where, shown=True):
+            return None
         if not path.is_file():
             self.error("missing-file", f"sample submission '{rel}' not found in public_dir ({path})", where,
-                       hint="submission.sample is a CSV inside public_dir (default sample_submission.csv)")
+                       hint="submission.sample is a CSV inside public_dir (default "
+                            f"{default_of(SubmissionSettings, 'sample')})")
             return None
         table = self.table_at(path, where, "sample submission")
         if table is None:
             return None
-        expected = [submission["id_column"], *submission["target_columns"]]
+        expected = [submission.id_column, *submission.target_columns]
         if sorted(table.columns) != sorted(expected):
             self.error("sample-columns", f"the sample submission's columns ({', '.join(table.columns)}) are "
                        f"not id_column + target_columns ({', '.join(expected)})", ("submission",))
             return table
-        if answers is not None and submission["id_column"] in answers.columns:
-            sample_ids = set(table.frame[submission["id_column"]].str.strip())
-            answer_ids = set(answers.frame[submission["id_column"]].str.strip())
+        if answers is not None and submission.id_column in answers.columns:
+            sample_ids = set(table.frame[submission.id_column].str.strip())
+            answer_ids = set(answers.frame[submission.id_column].str.strip())
             if sample_ids != answer_ids:
                 only_sample = sorted(sample_ids - answer_ids)[:3]
-                only_answers = sorted(answer_ids - sample_ids)[:3]
+                only_answers = sorted(answer_ids - sample_ids)[:3]  # ids (public in test data), no labels
                 self.error("sample-ids", "the sample submission's ids differ from the answers' ids "
                            f"(only in sample: {only_sample}; only in answers: {only_answers})",
                            ("submission", "sample"))
         return table
 
     def check_thresholds(self) -> None:
-        thresholds = self.data.get("thresholds")
-        leaderboard = self.data.get("leaderboard")
+        thresholds, leaderboard = self.task.thresholds, self.task.leaderboard
         if thresholds is not None and leaderboard is not None:
             self.error("thresholds-and-leaderboard", "give either thresholds or leaderboard, not both",
                        ("leaderboard",), on_key=True)
         direction = self.direction()
         if thresholds is not None and direction is not None:
-            order = [m for m in ("gold", "silver", "bronze") if m in thresholds]
-            for better, worse in itertools.pairwise(order):
-                a, b = float(thresholds[better]), float(thresholds[worse])
+            given = {m: value for m in ("gold", "silver", "bronze")
+                     if (value := getattr(thresholds, m)) is not None}
+            for (better, a), (worse, b) in itertools.pairwise(given.items()):
                 wrong = a < b if direction == "maximize" else a > b
                 if wrong:
                     self.error("thresholds-order", f"{better} ({a}) must be at least as good as {worse} ({b}) "
                                f"when scores are {direction}d", ("thresholds", better))
         if leaderboard is not None and direction is not None:
             path = self.root / leaderboard
+            if not self.inside(path, f"leaderboard '{leaderboard}'", ("leaderboard",)):
+                return
             if not path.is_file():
                 self.error("missing-file", f"leaderboard '{leaderboard}' not found ({path})", ("leaderboard",))
             else:
@@ -301,44 +344,52 @@ class _Checker:
                     self.error("bad-data-file", exc.message, ("leaderboard",), hint=exc.hint)
 
     def direction(self) -> Direction | None:
-        if "direction" in self.data:
-            return "minimize" if self.data["direction"] == "minimize" else "maximize"
-        metric = self.data.get("metric")
-        name = metric if isinstance(metric, str) else (metric or {}).get("name")
-        found = get_metric(str(name)) if name is not None else None
+        if self.task.direction is not None:
+            return self.task.direction
+        metric = self.task.metric
+        name = metric.name if isinstance(metric, MetricSpec) else metric
+        found = get_metric(name) if name is not None else None
         return found.direction if found else None
 
     def check_hidden(self, public: Path | None) -> None:
-        hidden = self.data.get("hidden_validation")
+        hidden = self.task.hidden_validation
         if hidden is None or public is None:
             return
-        submission = self.data["submission"]
-        rel = hidden.get("train_file", "train.csv")
+        submission = self.task.submission
+        rel = hidden.train_file
         path = public / rel
         where = ("hidden_validation", "train_file")
+        if not self.inside(path, f"hidden_validation.train_file '{rel}'", where, shown=True):
+            return
         if (public / HIDDEN_FEATURES_FILE).exists():
             self.warning("hidden-name-clash", f"public_dir already has {HIDDEN_FEATURES_FILE}; the hidden "
                          "split will replace it", ("hidden_validation",))
         if not path.is_file():
             self.error("missing-file", f"hidden_validation.train_file '{rel}' not found in public_dir ({path})",
-                       where, hint="the labelled training CSV to split (default train.csv)")
+                       where, hint="the labelled training CSV to split (default "
+                                   f"{default_of(HiddenValidationConfig, 'train_file')})")
             return
         table = self.table_at(path, where, "training data")
         if table is None:
             return
-        needed = [submission["id_column"], *submission["target_columns"]]
+        needed = [submission.id_column, *submission.target_columns]
         missing = [c for c in needed if c not in table.columns]
         if missing:
             self.error("hidden-columns", f"'{rel}' lacks the column(s) {', '.join(missing)} needed to hold "
                        "rows back (the id column and every target column)", where)
             return
-        ids = table.frame[submission["id_column"]].str.strip()
+        ids = table.frame[submission.id_column].str.strip()
         if ids.duplicated().any():
             self.error("hidden-duplicate-ids", f"'{rel}' repeats the id {ids[ids.duplicated()].iloc[0]!r}", where)
-        count = round(float(hidden["fraction"]) * len(ids))
+        count = round(hidden.fraction * len(ids))
         if count < 1 or count >= len(ids):
-            self.error("hidden-size", f"fraction {hidden['fraction']} of {len(ids)} rows holds back {count} "
+            self.error("hidden-size", f"fraction {hidden.fraction} of {len(ids)} rows holds back {count} "
                        "rows; at least one row must be held back and one kept", ("hidden_validation", "fraction"))
+
+
+def _first_line(mask: Any) -> int:
+    """File line of the first true row of a boolean Series (the header is line 1)."""
+    return int(mask.to_numpy().argmax()) + 2
 
 
 def _locate(path: Path) -> tuple[Path | None, list[Diagnostic]]:
@@ -351,25 +402,31 @@ def _locate(path: Path) -> tuple[Path | None, list[Diagnostic]]:
     return file, []
 
 
-def _check(path: Path) -> tuple[YamlDocument | None, list[Diagnostic]]:
+def _check(path: Path) -> tuple[YamlDocument | None, list[Diagnostic], TaskFile | None]:
+    """The document, its diagnostics, and (when the schema accepted it) its typed form."""
     file, problems = _locate(Path(path))
     if file is None:
-        return None, problems
+        return None, problems, None
     doc = load_yaml_file(file, display=str(file), env_mode="off")
     diagnostics = list(doc.diagnostics)
     if doc.data is None:
-        return doc, diagnostics
+        return doc, diagnostics, None
     if not isinstance(doc.data, dict):
         diagnostics.append(doc.diagnostic("not-a-mapping", "a task.yaml must be a mapping of keys "
                                           "(id, name, metric, submission...)", ()))
-        return doc, diagnostics
+        return doc, diagnostics, None
     # The shared schema checker names the document "the spec"; here it is a task file.
     diagnostics.extend(dataclasses.replace(d, message=d.message.replace("in the spec", "in task.yaml"))
                        for d in schema_diagnostics(doc, task_schema()))
     if any(d.is_error for d in diagnostics):
-        return doc, diagnostics
-    diagnostics.extend(_Checker(doc, file.parent).run())
-    return doc, diagnostics
+        return doc, diagnostics, None
+    try:
+        task: TaskFile = build(TaskFile, doc.data)
+    except SettingError as exc:  # what the schema cannot say: a duration too large to be a number
+        diagnostics.append(doc.diagnostic("invalid-value", str(exc), tuple(exc.path), hint=exc.hint))
+        return doc, diagnostics, None
+    diagnostics.extend(_Checker(doc, task, file.parent, file).run())
+    return doc, diagnostics, task
 
 
 def check_task_dir(path: Path) -> list[Diagnostic]:
@@ -381,73 +438,55 @@ def check_task_dir(path: Path) -> list[Diagnostic]:
 # Loading
 
 
-def _thresholds(data: Mapping[str, Any], root: Path, direction: Direction) -> Thresholds | None:
-    if "leaderboard" in data:
-        return load_leaderboard(root / data["leaderboard"], direction)
-    given = data.get("thresholds")
-    if not given:
+def _thresholds(task: TaskFile, root: Path, direction: Direction) -> Thresholds | None:
+    if task.leaderboard is not None:
+        return load_leaderboard(root / task.leaderboard, direction)
+    given = task.thresholds
+    if given is None:
         return None
-
-    def number(key: str) -> float | None:
-        return float(given[key]) if key in given else None
-
-    return Thresholds(gold=number("gold"), silver=number("silver"), bronze=number("bronze"),
-                      median=number("median"), kind=str(given.get("kind", "custom")), source="task.yaml")
-
-
-def _resources(data: Mapping[str, Any]) -> ResourceHints:
-    res = data.get("resources") or {}
-    return ResourceHints(
-        cpus=res.get("cpus"), gpus=res.get("gpus"),
-        memory_gb=float(res["memory_gb"]) if "memory_gb" in res else None,
-        time_limit_s=parse_duration(res["time_limit"]) if "time_limit" in res else None)
+    return Thresholds(gold=given.gold, silver=given.silver, bronze=given.bronze, median=given.median,
+                      kind=given.kind, source="task.yaml")
 
 
 def load_task_file(path: Path, *, source: str = "dir") -> Task:
     """Check and load a task (dir or YAML file); TaskError with diagnostics when it has errors."""
-    doc, diagnostics = _check(Path(path))
+    doc, diagnostics, task = _check(Path(path))
     errors = [d for d in diagnostics if d.is_error]
     if doc is None:
         raise TaskError(errors[0].message, hint=errors[0].hint)
-    if errors:
+    if errors or task is None:
         first = errors[0] if errors else None
         raise TaskError(f"the task at {path} has {len(errors)} error(s)"
                         + (f"; first: {first.message}" if first else ""),
                         hint=f"run `aira-dsl validate {path}` to see them all with their lines",
                         diagnostics=errors)
-    data: dict[str, Any] = doc.data
     root = Path(doc.file).resolve().parent
-    metric = data.get("metric")
-    grader = data.get("grader")
+    metric = task.metric
     if metric is not None:
-        name = metric if isinstance(metric, str) else metric["name"]
-        found = get_metric(str(name))
+        name = metric if isinstance(metric, str) else metric.name
+        found = get_metric(name)
         assert found is not None  # checked above
         metric_name = found.name
-        params: dict[str, Any] = {} if isinstance(metric, str) else dict(metric.get("params", {}))
+        params: dict[str, Any] = {} if isinstance(metric, str) else dict(metric.params)
         direction: Direction = found.direction
     else:
         metric_name, params = "custom", {}
-        direction = "minimize" if data["direction"] == "minimize" else "maximize"
-    sub = data["submission"]
-    public = (root / data.get("public_dir", "public")).resolve()
-    private = (root / data.get("private_dir", "private")).resolve()
-    hidden = data.get("hidden_validation")
+        direction = "minimize" if task.direction == "minimize" else "maximize"
+    sub = task.submission
+    public = (root / task.public_dir).resolve()
+    private = (root / task.private_dir).resolve()
     return Task(
-        id=data["id"], name=data["name"],
-        description=(root / data.get("description", "description.md")).read_text(encoding="utf-8"),
+        id=task.id, name=task.name,
+        description=(root / task.description).read_text(encoding="utf-8"),
         public_dir=public, private_dir=private,
-        answers=private / data.get("answers", "answers.csv"),
-        metric=metric_name, metric_params=params, grader=grader, direction=direction,
+        answers=private / task.answers,
+        metric=metric_name, metric_params=params, grader=task.grader, direction=direction,
         submission=SubmissionFormat(
-            sample=public / sub.get("sample", "sample_submission.csv"),
-            id_column=sub["id_column"], target_columns=tuple(sub["target_columns"]),
-            max_bytes=sub.get("max_bytes"), values=sub.get("values")),
-        thresholds=_thresholds(data, root, direction),
-        resources=_resources(data),
-        hidden_validation_config=HiddenValidationConfig(
-            fraction=float(hidden["fraction"]), seed=int(hidden.get("seed", 0)),
-            train_file=str(hidden.get("train_file", "train.csv"))) if hidden else None,
+            sample=public / sub.sample, id_column=sub.id_column, target_columns=tuple(sub.target_columns),
+            max_bytes=sub.max_bytes, values=sub.values),
+        thresholds=_thresholds(task, root, direction),
+        resources=task.resources,
+        hidden_validation_config=task.hidden_validation,
         root=root, source=source,
         notes=tuple(d.message for d in diagnostics if d.severity is Severity.WARNING),
     )

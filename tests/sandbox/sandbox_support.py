@@ -83,12 +83,14 @@ def skip_backend(backend: str, reason: str) -> None:
 
 
 def docker_skip_reason() -> str | None:
+    """Why the docker-marked tests cannot run here (None: they can), saying how to start an engine."""
     from aira_dsl.sandbox.docker_backend import docker_client
 
     try:
         client = docker_client(timeout=10)
     except SandboxError as exc:
-        return exc.message
+        return (f"{exc.message}; start one for the tests with `bash .ci/docker.sh start` (they adopt the engine "
+                f"it leaves in {CI_DOCKER_ENV}) or set DOCKER_HOST")
     base = os.environ.get("AIRA_DSL_DOCKER_BASE_IMAGE")
     if base is None:
         try:

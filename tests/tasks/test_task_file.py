@@ -226,3 +226,38 @@ def test_task_documents_are_recognised_by_content(make_task) -> None:
     spec = root / "agent.yaml"
     spec.write_text("version: 1\nname: a\noperators: {}\nsubmission: {}\nmetric: x\n", encoding="utf-8")
     assert not looks_like_task(spec)
+
+
+def test_a_misspelt_key_inside_the_metric_mapping_suggests_the_right_one(make_task) -> None:
+    """The metric's short and long forms are one schema (text or {name, params}), so a typo in the
+    long form is an unknown key with "did you mean", not "not valid under any of the schemas"."""
+    root = make_task(yaml="id: tiny\nname: T\nmetric:\n  name: roc_auc\n  parms: {average: macro}\n"
+                          "submission: {id_column: id, target_columns: [y]}\n")
+    diag = only(root, "unknown-key")
+    assert diag.line == 5 and diag.hint == "did you mean 'params'?"
+    assert only(make_task(yaml="id: tiny\nname: T\nmetric: 5\nsubmission: {id_column: id, target_columns: [y]}\n"),
+                "wrong-type").message == "metric must be text or a mapping, not integer"
+
+
+def test_loaded_defaults_are_the_declared_ones(make_task) -> None:
+    """What task.yaml leaves out is filled from the declarations (the schema shows the same)."""
+    from aira_dsl.settings.fields import default_of
+    from aira_dsl.tasks.model import HiddenValidationConfig
+    from aira_dsl.tasks.schema import SubmissionSettings, TaskFile
+
+    root = make_task(yaml="id: tiny\nname: T\nmetric: accuracy\nsubmission: {id_column: id, target_columns: [y]}\n"
+                          "hidden_validation: {fraction: 0.5}\nthresholds: {gold: 1, silver: 0.5}\n",
+                     extra={"public/train.csv": "id,y\n" + "".join(f"t{i},{i % 2}\n" for i in range(10))})
+    task = load_task_file(root)
+    assert task.public_dir == (root / default_of(TaskFile, "public_dir")).resolve()
+    assert task.answers == (root / default_of(TaskFile, "private_dir")).resolve() / default_of(TaskFile, "answers")
+    assert task.submission.sample == task.public_dir / default_of(SubmissionSettings, "sample")
+    assert task.hidden_validation_config == HiddenValidationConfig(fraction=0.5)
+    assert task.thresholds is not None and task.thresholds.kind == "custom" and task.thresholds.bronze is None
+
+
+def test_a_duration_too_large_is_a_positioned_error(make_task) -> None:
+    root = make_task(yaml="id: tiny\nname: T\nmetric: accuracy\nsubmission: {id_column: id, target_columns: [y]}\n"
+                          f"resources: {{time_limit: {'9' * 400}d}}\n")
+    diag = only(root, "invalid-value")
+    assert diag.line == 5 and "resources.time_limit" in diag.message

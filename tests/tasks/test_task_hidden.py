@@ -80,9 +80,15 @@ def test_predictions_are_scored_with_the_task_metric(bundled_cache: Path, split_
     perfect.to_csv(submission_dir / HIDDEN_PREDICTIONS_FILE, index=False)
     assert score_hidden_validation(task, submission_dir) == pytest.approx(1.0)
     half = answers.copy()
-    half.loc[: len(half) // 2 - 1, "species"] = "NotAPenguin"
+    wrong = half.loc[: len(half) // 2 - 1, "species"]
+    classes = sorted(answers["species"].unique())
+    half.loc[: len(half) // 2 - 1, "species"] = wrong.map(lambda s: classes[(classes.index(s) + 1) % len(classes)])
     half.to_csv(submission_dir / HIDDEN_PREDICTIONS_FILE, index=False)
     assert score_hidden_validation(task, submission_dir) == pytest.approx(1 - (len(half) // 2) / len(half))
+    half.loc[0, "species"] = "NotAPenguin"  # not a class: no score at all
+    half.to_csv(submission_dir / HIDDEN_PREDICTIONS_FILE, index=False)
+    check, value = check_hidden_validation(task, submission_dir)
+    assert value is None and check.code == "unknown-label"
     answers.iloc[1:].to_csv(submission_dir / HIDDEN_PREDICTIONS_FILE, index=False)
     check, value = check_hidden_validation(task, submission_dir)
     assert value is None and check.code == "missing-ids"

@@ -184,3 +184,30 @@ def test_hidden_validation_of_a_competition_needs_mlebench(tmp_path: Path) -> No
         resolve_task(f"mlebench:{COMPETITION}", mlebench_data_dir=data_dir, cache_dir=tmp_path / "c",
                      hidden_validation=0.2)
     assert "scored by the mlebench package" in info.value.message
+
+
+def test_a_private_only_sample_submission_gives_its_shape_and_nothing_else(tmp_path: Path) -> None:
+    """MLE-bench issue #47: text-normalization keeps its sample among the private files. The agent
+    is told the columns and row count; no value of the private file reaches the task's text."""
+    if not HAS_MLEBENCH:
+        skip_unless_provided("mlebench", "the registry says where this competition keeps its sample")
+    competition = "text-normalization-challenge-english-language"
+    prepared = tmp_path / competition / "prepared"
+    public, private = prepared / "public", prepared / "private"
+    public.mkdir(parents=True)
+    private.mkdir(parents=True)
+    (public / "description.md").write_text("# Text normalization\n\nNormalise tokens.\n")
+    (public / "en_train.csv").write_text('"sentence_id","token_id","class","before","after"\n'
+                                         '0,0,"PLAIN","Hello","Hello"\n')
+    (public / "en_test_2.csv").write_text('"sentence_id","token_id","before"\n'
+                                          + "".join(f'{i},0,"w{i}"\n' for i in range(7)))
+    (private / "sample_submission.csv").write_text('"id","after"\n'
+                                                   + "".join(f'"{i}_0","SECRET-{i}"\n' for i in range(7)))
+    (private / "answers.csv").write_text('"id","after"\n' + "".join(f'"{i}_0","ANSWER-{i}"\n' for i in range(7)))
+    write_leaderboard(tmp_path / competition / "leaderboard.csv", [0.99 - i / 100 for i in range(50)])
+
+    task = resolve_task(f"mlebench:{competition}", mlebench_data_dir=tmp_path)
+    assert "`id`, `after`" in task.data_notes and "7 data rows" in task.data_notes, task.data_notes
+    shown = task.data_notes + task.description + data_preview(task.public_dir)
+    assert "SECRET" not in shown and "ANSWER" not in shown
+    assert not (Path(task.public_dir) / "sample_submission.csv").exists()

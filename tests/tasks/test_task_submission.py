@@ -125,11 +125,27 @@ def test_kappa_needs_whole_numbers(make_task, tmp_path) -> None:
     assert verdict(task, submit(tmp_path, "id,y\na,1.0\nb,2\n", "ok.csv")).valid
 
 
-def test_text_labels_accept_any_text(make_task, tmp_path) -> None:
+def test_text_labels_are_scored_when_they_are_classes(make_task, tmp_path) -> None:
     task = load_task_file(make_task(answers="id,y\na,cat\nb,dog\n"))
-    path = submit(tmp_path, "id,y\na,cat\nb,bird\n")
+    path = submit(tmp_path, "id,y\na,cat\nb,cat\n")
     assert verdict(task, path).valid
     assert grade_submission(task, path).score == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("answers", "predicted", "shown"), [
+    ("id,y\na,cat\nb,dog\n", "bird", "'bird'"),
+    ("id,y\na,cat\nb,dog\n", "nan", "'nan'"),  # red-team: `nan` graded as a valid (wrong) label
+    ("id,y\na,1\nb,0\n", "7", "7"),
+])
+def test_labels_outside_the_answers_classes_make_the_submission_invalid(make_task, tmp_path, answers, predicted,
+                                                                        shown) -> None:
+    task = load_task_file(make_task(answers=answers))
+    path = submit(tmp_path, f"id,y\na,{predicted}\nb,{predicted}\n")
+    check = verdict(task, path)
+    assert not check.valid and check.code == "unknown-label"
+    assert check.reason == (f"submission column 'y' holds {shown} on line 2 (id 'a'), which is not one of this "
+                            "task's 2 classes (1 more row(s) like it)")
+    assert grade_submission(task, path).score is None
 
 
 CLEAN = "id,y\na,0.9\nb,0.2\nc,0.7\n"
