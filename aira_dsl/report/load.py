@@ -138,3 +138,27 @@ def load_run(run_dir: Path) -> RunData:
     direction = _direction(info, plan, nodes, warnings)
     return RunData(path=run_dir, info=info, plan=plan, meta=meta, nodes=nodes, events=events,
                    operator_usage=operator_usage, direction=direction, warnings=warnings)
+
+
+def read_call_rows(run_dir: Path, node_id: int | None = None) -> list[sqlite3.Row]:
+    """The raw ``llm_calls`` rows of a run (of one node when ``node_id`` is given), oldest first;
+    none when the run has no journal yet or the journal predates that table.
+
+    One reader for the DataFrame view and the viewer's prompts, with the same errors as
+    :func:`load_run`."""
+    path = Path(run_dir) / JOURNAL_FILE
+    if not path.is_file():
+        return []
+    try:
+        journal = Journal(path, readonly=True)
+    except sqlite3.Error as exc:
+        raise ReportError(f"{path}: cannot open the journal ({exc})", "check the file's permissions") from None
+    try:
+        if "llm_calls" not in journal.tables():
+            return []
+        return list(journal.calls(node_id) if node_id is not None else journal.calls())
+    except sqlite3.DatabaseError as exc:
+        raise ReportError(f"{path}: not a readable run journal ({exc})",
+                          "the file is damaged or is not an aira-dsl journal") from None
+    finally:
+        journal.close()

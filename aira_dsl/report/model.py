@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aira_dsl.runtime.records import MEDALS, Execution, Grade, NodeRecord, Review, Usage
+
+if TYPE_CHECKING:
+    from aira_dsl.report.frames import RunFrames
 
 __all__ = ["MEDALS", "Execution", "Grade", "NodeView", "Review", "RunData", "Usage"]
 
@@ -116,3 +119,13 @@ class RunData:
             return float(value)
         times = [n.record.created_at for n in self.nodes]
         return min(times) if times else None
+
+    def to_pandas(self) -> RunFrames:
+        """The run as DataFrames: ``.nodes``, ``.calls``, ``.executions`` (columns in docs/reports.md).
+
+        Model calls are read from the journal now (``RunData`` keeps only their totals, so a
+        report over many runs does not hold every prompt in memory).
+        """
+        from aira_dsl.report.frames import run_frames
+
+        return run_frames(self)

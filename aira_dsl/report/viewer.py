@@ -3,15 +3,20 @@
 Everything the page needs is inside the file (no CDN, works offline and as an e-mail
 attachment): the CSS and JavaScript are package data files inlined by a Jinja template, and
 the run is embedded as JSON that the script draws as an SVG tree (layout computed here, in
-:mod:`aira_dsl.report.layout`), two progress plots and a details panel. Static parts (the
-summary and the per-operator table) are rendered here so they read even with scripts off.
+:mod:`aira_dsl.report.layout`), two progress plots, node filters and a details panel. Static
+parts (the summary and the per-operator table) are rendered here so they read even with scripts
+off; they are separate templates so the server (:mod:`aira_dsl.report.serve`) can re-render
+them for a page that follows a live run.
 
 Execution output is capped per node (head and tail kept) so a 1,000-node run stays a file a
-browser opens quickly; code, plans and reviews are kept whole.
+browser opens quickly; code, plans and reviews are kept whole. LLM prompts and answers are never
+embedded (they would dominate the file): a page loads one node's calls on demand, from the
+server or from the per-node files :mod:`aira_dsl.report.viewer_calls` writes with ``--calls``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
@@ -31,8 +37,10 @@ from aira_dsl.report.load import load_run
 from aira_dsl.report.model import NodeView, RunData
 from aira_dsl.report.selection import select_test, select_validation
 from aira_dsl.report.series import best_so_far
+from aira_dsl.report.viewer_calls import write_call_files
 
-__all__ = ["OUTPUT_LIMIT", "OperatorRow", "operator_table", "render_viewer", "viewer_data", "write_viewer"]
+__all__ = ["OUTPUT_LIMIT", "OperatorRow", "calls_folder", "operator_table", "page_fragments", "render_viewer",
+           "run_facts", "viewer_data", "write_run_page", "write_viewer"]
 
 OUTPUT_LIMIT = 40_000
 """Characters of execution output kept per node (half from the head, half from the tail)."""
@@ -152,6 +160,16 @@ def _run_data(run: RunData, best: NodeView | None, oracle: NodeView | None) -> d
         "warnings": run.warnings, "version": __version__}
 
 
+def run_facts(run: RunData) -> dict[str, Any]:
+    """The run's header facts (status, steps, best node and scores, cost), as the page shows them.
+
+    Also one row of the sweep index page, so the index and each run's page agree by construction.
+    """
+    facts: dict[str, Any] = _finite(_run_data(run, select_validation(run.nodes),
+                                              select_test(run.nodes, run.direction)))
+    return facts
+
+
 def viewer_data(run: RunData) -> dict[str, Any]:
     """Everything the page's script draws, as JSON-ready values."""
     best = select_validation(run.nodes)
@@ -181,32 +199,89 @@ def _fmt(value: Any, digits: int = 6) -> str:
     return str(value)
 
 
-def render_viewer(run: RunData) -> str:
-    """The viewer page of ``run`` as one HTML string."""
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """One Jinja environment for every page: a served run re-renders on each change, so the
+    templates are compiled once per process rather than per request."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             loader=jinja2.FunctionLoader(_asset))
     env.filters["num"] = _fmt
-    template = env.from_string(_asset("viewer.html.j2"))
-    data = viewer_data(run)
+    return env
+
+
+def page_fragments(run: RunData, data: dict[str, Any], *, live: bool = False,
+                   index_href: str | None = None) -> dict[str, str]:
+    """The server-rendered parts of the page (summary header, operators table) as HTML.
+
+    A served page that follows a live run swaps these in on each change, so the numbers in the
+    header and the table are computed by the same code as in a static page.
+    """
+    env = _environment()
     when = run.created_at
-    return template.render(
-        run=data["run"], operators=operator_table(run), data_json=_script_json(data),
-        css=_asset("viewer.css"), js=_asset("viewer.js"), title=f"{run.spec} · {run.task_id}",
-        started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when)) if when else "-")
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when)) if when else "-"
+    return {
+        "summary_html": env.get_template("viewer_summary.html.j2").render(
+            run=data["run"], started=started, live=live, index_href=index_href),
+        "operators_html": env.get_template("viewer_operators.html.j2").render(operators=operator_table(run)),
+    }
 
 
-def write_viewer(run_dir: Path, output: Path | None = None) -> Path:
+def render_viewer(run: RunData, *, api: bool = False, calls_href: str | None = None,
+                  index_href: str | None = None, version: str | None = None,
+                  data: dict[str, Any] | None = None) -> str:
+    """The viewer page of ``run`` as one HTML string.
+
+    ``api``: the page is served by ``aira-dsl view --serve`` (it polls ``api/nodes`` from
+    ``version`` on while the run is live and fetches ``api/calls/ID``); ``calls_href``: the
+    folder, relative to the page, of the per-node LLM call files written by
+    :func:`write_call_files`; ``index_href``: the sweep's index page, for a link back;
+    ``data``: :func:`viewer_data` of ``run`` when the caller has it already (the server does).
+    """
+    data = dict(data) if data is not None else viewer_data(run)
+    data["page"] = {"api": api, "calls_href": calls_href, "index_href": index_href}
+    data["version"] = version
+    return _environment().get_template("viewer.html.j2").render(
+        run=data["run"], data_json=_script_json(data), css=_asset("viewer.css"), js=_asset("viewer.js"),
+        title=f"{run.spec} · {run.task_id}",
+        **page_fragments(run, data, live=api and run.status == "running", index_href=index_href))
+
+
+def calls_folder(page: Path) -> Path:
+    """Where the per-node LLM call files of the page ``page`` go: ``report.html`` -> ``report.calls/``."""
+    return page.with_name(page.stem + ".calls")
+
+
+def write_viewer(run_dir: Path, output: Path | None = None, *, calls: bool = False,
+                 index_href: str | None = None) -> Path:
     """Render the viewer of the run at ``run_dir`` to ``output`` (default ``RUN_DIR/report.html``).
 
     The file is written atomically (a temporary file renamed over it), so a browser never
-    shows half a page. Raises :class:`ReportError` when the run cannot be read or the file
+    shows half a page. With ``calls``, each node's LLM prompts and answers are also written, one
+    small script per node, into the folder :func:`calls_folder` names, which the page loads
+    only when a node's calls are opened (``<script src>`` works from ``file://`` where
+    ``fetch`` does not). Raises :class:`ReportError` when the run cannot be read or a file
     cannot be written.
     """
     run = load_run(run_dir)
     target = Path(output) if output is not None else Path(run_dir) / "report.html"
-    page = render_viewer(run)
+    write_run_page(run, target, calls=calls, index_href=index_href)
+    return target
+
+
+def write_run_page(run: RunData, target: Path, *, calls: bool = False, index_href: str | None = None) -> None:
+    """Write the page of an already loaded run to ``target`` (and its call files with ``calls``)."""
+    folder = calls_folder(target)
+    page = render_viewer(run, calls_href=quote(folder.name) + "/" if calls else None, index_href=index_href)
     try:
         atomic_write(target, page)
     except OSError as exc:
-        raise ReportError(f"cannot write {target}: {exc.strerror or exc}",
-                          "choose another file with -o/--output") from None
-    return target
+        raise _unwritable(target, exc) from None
+    if calls:
+        try:
+            write_call_files(run.path, folder)
+        except OSError as exc:
+            raise _unwritable(folder, exc) from None
+
+
+def _unwritable(path: Path, exc: OSError) -> ReportError:
+    return ReportError(f"cannot write {path}: {exc.strerror or exc}", "choose another file with -o/--output")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aira_dsl.runtime.journal import Journal
+from aira_dsl.tasks.blind import NO_TEST_SCORE
 
 T0 = 1_700_000_000.0
 """Run start time of every factory run (fixed, so times in tests are exact)."""
@@ -49,8 +50,13 @@ class N:
 
 def make_run(root: Path, name: str, nodes: list[N], *, spec: str = "agent-a", task: str = "t1", seed: int = 0,
              direction: str = "maximize", status: str = "finished", stop_reason: str | None = "steps",
-             write_run_json: bool = True, plan_hash: str = "ab" * 32) -> Path:
-    """A run folder ``root/name`` holding ``nodes``; returns its path."""
+             write_run_json: bool = True, plan_hash: str = "ab" * 32, metric: str = "accuracy",
+             has_test_score: bool = True) -> Path:
+    """A run folder ``root/name`` holding ``nodes``; returns its path.
+
+    ``has_test_score=False`` writes what a ``mlebench-public:`` run writes: grades with a
+    validity verdict but no test score and no medal, and ``run.json`` saying why.
+    """
     run_dir = root / name
     (run_dir / "nodes").mkdir(parents=True, exist_ok=True)
     sign = -1.0 if direction == "minimize" else 1.0
@@ -90,12 +96,12 @@ def make_run(root: Path, name: str, nodes: list[N], *, spec: str = "agent-a", ta
         journal.conn.execute("INSERT INTO reviews (node_id, is_bug, summary, metric, method) VALUES (?, ?, ?, ?, 'tool')",
                              (n.id, int(n.buggy), n.review, n.metric))
         if n.graded and not n.buggy:
-            medal = n.medal
+            medal = n.medal if has_test_score else None
             journal.conn.execute(
                 "INSERT INTO grades (node_id, hidden_score, test_score, valid_submission, gold, silver, bronze,"
                 " above_median) VALUES (?, NULL, ?, ?, ?, ?, ?, ?)",
-                (n.id, n.test, int(n.valid_submission), int(medal == "gold"), int(medal == "silver"),
-                 int(medal == "bronze"), int(n.above_median)))
+                (n.id, n.test if has_test_score else None, int(n.valid_submission), int(medal == "gold"),
+                 int(medal == "silver"), int(medal == "bronze"), int(n.above_median and has_test_score)))
         folder = run_dir / "nodes" / f"{n.id:05d}"
         folder.mkdir(exist_ok=True)
         (folder / "solution.py").write_text(n.code, encoding="utf-8")
@@ -105,7 +111,9 @@ def make_run(root: Path, name: str, nodes: list[N], *, spec: str = "agent-a", ta
     if write_run_json:
         info: dict[str, Any] = {
             "run_id": name, "spec": spec, "plan_hash": plan_hash,
-            "task": {"id": task, "ref": task, "metric": "accuracy", "direction": direction}, "seed": seed,
+            "task": {"id": task, "ref": task, "metric": metric, "direction": direction,
+                     "has_test_score": has_test_score,
+                     "notes": [] if has_test_score else [NO_TEST_SCORE]}, "seed": seed,
             "workers": 1, "status": status, "stop_reason": stop_reason, "created_at": T0,
             "finished_at": T0 + 10.0 * (len(nodes) + 1) if status == "finished" else None,
             "steps": sum(n.status == "done" for n in nodes), "aira_dsl_version": "0.1.0"}

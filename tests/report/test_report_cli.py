@@ -118,7 +118,9 @@ def test_runs_exit_codes_for_empty_and_missing_folders(tmp_path: Path) -> None:
 def test_report_formats(sweep: Path) -> None:
     text = run_cli("report", str(sweep), "--bootstrap", "200")
     assert text.returncode == 0, text.stderr
-    assert "Results of the validation-selected final node" in text.stdout and "agent-b" in text.stdout
+    assert "Submitted node (V/V)" in text.stdout and "agent-b" in text.stdout
+    wide = run_cli("report", str(sweep), "--bootstrap", "200", "--wide")
+    assert "Results of the validation-selected final node" in wide.stdout and "Selection gap" in wide.stdout
     md = run_cli("report", str(sweep), "--format", "markdown", "--bootstrap", "0")
     assert "| spec | runs | tasks |" in md.stdout
     data = json.loads(run_cli("report", str(sweep), "--format", "json", "--seed", "3", "--top-k", "1").stdout)

@@ -1,7 +1,8 @@
 """Reports on a run the real runtime wrote (``aira-dsl demo``: scripted server, local sandbox).
 
 The figures the reports recompute from the journal must agree with what the runtime wrote to
-``run.json``; the viewer must load that run in Chromium without errors.
+``run.json`` (so must the DataFrames and an MLflow export); the viewer must load that run in
+Chromium without errors.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests_support import run_cli, skip_unless_provided
+from tests_support import import_or_skip, run_cli, skip_unless_provided
 
 from aira_dsl.report import load_run, summarize_run, write_viewer
 
@@ -60,3 +61,31 @@ def test_real_run_viewer_in_chromium(demo_run: Path, tmp_path: Path) -> None:
     info = json.loads((demo_run / "run.json").read_text())
     assert result["errors"] == [] and result["uncaught"] == [], result
     assert result["clicked"] == info["best_node"] and result["code_shown"] is True
+
+
+def test_real_run_frames_agree_with_run_json(demo_run: Path) -> None:
+    info = json.loads((demo_run / "run.json").read_text())
+    frames = load_run(demo_run).to_pandas()
+    submitted = frames.nodes.loc[frames.nodes["submitted"], "node_id"].tolist()
+    assert submitted == [info["best_node"]] and int((frames.nodes["status"] == "done").sum()) == info["steps"]
+    assert frames.calls["cost_usd"].sum() == pytest.approx(info["cost_usd"], abs=1e-5)
+    assert (frames.calls["prompt_tokens"] + frames.calls["completion_tokens"]).sum() == info["tokens"]
+    assert all(isinstance(m, list) and m and "content" in m[0] for m in frames.calls["messages"])
+    assert set(frames.executions["node_id"]) <= set(frames.nodes["node_id"])
+
+
+def test_real_run_exported_to_mlflow_reads_back(demo_run: Path, tmp_path: Path) -> None:
+    import_or_skip("mlflow", "mlflow", "MLflow is not installed (pip install 'aira-dsl[mlflow]')")
+    from mlflow.tracking import MlflowClient
+
+    from aira_dsl.report.export import export_runs
+
+    info = json.loads((demo_run / "run.json").read_text())
+    (exported,) = export_runs([demo_run], "mlflow", dest=tmp_path)
+    client = MlflowClient(tracking_uri=exported.location)
+    run = client.get_run(exported.run_id)
+    assert run.data.params["plan.name"] == info["spec"] and run.data.params["run.plan_hash"] == info["plan_hash"]
+    assert run.data.metrics["final/best_validation"] == info["best_validation"]
+    assert len(client.get_metric_history(exported.run_id, "cost_usd")) == info["steps"]
+    assert {a.path for a in client.list_artifacts(exported.run_id, "best")} >= {"best/submission.csv",
+                                                                               "best/solution.py"}
