@@ -15,6 +15,13 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+def _best(metric: float | None, node_id: int | None) -> str:
+    """The best score so far and its node; before any valid node, says so (not ``- (node None)``)."""
+    if node_id is None:
+        return "none yet (no valid node)"
+    return f"{_fmt(metric)} (node {node_id})"
+
+
 class PlainDisplay:
     """One line per finished node (for logs, CI and pipes)."""
 
@@ -31,7 +38,7 @@ class PlainDisplay:
         status = "buggy" if event.buggy else "valid"
         detail = f" ({event.error})" if event.error and event.buggy else ""
         self.stream.write(f"[{event.elapsed:7.1f}s] node {event.node_id:>4} {event.role:<9} {status:<5} "
-                          f"metric={_fmt(event.metric)}  best={_fmt(event.best_metric)} (node {event.best_id})  "
+                          f"metric={_fmt(event.metric)}  best={_best(event.best_metric, event.best_id)}  "
                           f"steps={event.steps_done} cost=${event.cost_usd:.4f}{detail[:160]}\n")
         self.stream.flush()
 
@@ -66,7 +73,7 @@ class LiveDisplay:
         table = Table(title="aira-dsl run", show_header=False, expand=False)
         event = self.last
         table.add_row("nodes", f"{self.counts['valid']} valid, {self.counts['buggy']} buggy")
-        table.add_row("best validation", "-" if event is None else f"{_fmt(event.best_metric)} (node {event.best_id})")
+        table.add_row("best validation", _best(None, None) if event is None else _best(event.best_metric, event.best_id))
         steps = self.budget.get("steps")
         done = 0 if event is None else event.steps_done
         table.add_row("steps", f"{done}" + (f" / {steps}" if steps else ""))

@@ -124,7 +124,7 @@ def build_engine(plan: Plan, options: RunOptions, *, resume: bool = False,
         journal: Journal = open_journal(rundir.root)
         closers.append(journal.close)
         try:
-            profile = load_profile(plan.execution.sandbox, options.sandbox_dirs)
+            profile = load_profile(plan.execution.sandbox, options.sandbox_dirs, confine=True)
             gpu_sets = assign_gpus(workers, plan.execution.gpus_per_worker, options.gpus)
             sandboxes = list(given.sandboxes) if given.sandboxes is not None else [
                 create_sandbox(profile, workdir_root=rundir.work_dir, gpus=gpus) for gpus in gpu_sets]

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from aira_dsl.diagnostics import DiagnosticError
 from aira_dsl.plan import OperatorPlan, Plan
 from aira_dsl.prompting import build_messages
 from aira_dsl.runtime.context import ContextBuilder, TimeInfo, node_env
@@ -151,6 +152,14 @@ def buggy_reason(execution: Execution, review: Review | None, metric: float | No
     return "judged buggy by fitness.buggy"
 
 
+class _PromptFailed(Exception):
+    """An operator's prompt could not be rendered; ``reason`` becomes the node's error."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass
 class _Run:
     """The execution stage's result, before it becomes a record."""
@@ -195,6 +204,16 @@ class NodePipeline:
         """Run blocking work (sandbox, rendering, file reads, grading requests) in the engine's pool."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
+    async def _messages(self, op: OperatorPlan, context: Mapping[str, Any]) -> list[dict[str, str]]:
+        """Render ``op``'s prompt off the event loop (in a bounded renderer process, see
+        :mod:`aira_dsl.templates.renderer`). A template that fails or goes past a limit fails
+        this node only: :class:`_PromptFailed` carries the reason with the template position."""
+        try:
+            return await self._off_loop(lambda: build_messages(self.plan, op, context))
+        except DiagnosticError as exc:
+            where = "; ".join(f"{d.location()}: {d.message} [{d.code}]" for d in exc.diagnostics)
+            raise _PromptFailed(f"the prompt of operator {op.name!r} could not be rendered: {where}"[:1000]) from None
+
     def _model(self, op: OperatorPlan, node_id: int) -> RecordingModel:
         model_name = self.plan.models[op.model].model
         attempts = [0]
@@ -224,7 +243,11 @@ class NodePipeline:
         """
         op = self.plan.operators[node.operator]
         context = self.contexts.build(graph, op, node, times)
-        messages = await self._off_loop(lambda: build_messages(self.plan, op, context))
+        try:
+            messages = await self._messages(op, context)
+        except _PromptFailed as failed:
+            return NodeOutcome(node.id, buggy=True, metric=None, value=None, fitness=None, plan="", code=None,
+                               summary=None, error=failed.reason)
         generator = self.generators.get(op.kind) or CodeGenerator()
         generated = await generator.generate(self._model(op, node.id), messages, op, node.id)
         if generated.code is None:
@@ -235,7 +258,11 @@ class NodePipeline:
         try:
             limit = allowance() if allowance is not None else times.execution_timeout
             run = await self._execute(node.id, worker, generated.code, limit, staging)
-            review = await self._review(graph, node, generated, run.execution, times) if self.needs_review else None
+            try:
+                review = await self._review(graph, node, generated, run.execution, times) if self.needs_review else None
+            except _PromptFailed as failed:
+                return NodeOutcome(node.id, buggy=True, metric=None, value=None, fitness=None, plan=generated.plan,
+                                   code=generated.code, summary=None, error=failed.reason, execution=run.execution)
             grade = None
             if self.plan.fitness.oracle:
                 grade = await self._grade(run)
@@ -321,7 +348,7 @@ class NodePipeline:
                      "submission": {"exists": execution.submission_exists, "valid": execution.submission_valid,
                                     "reason": execution.submission_reason}}
         context = self.contexts.analyze_context(graph, op, node_info, times)
-        messages = await self._off_loop(lambda: build_messages(self.plan, op, context))
+        messages = await self._messages(op, context)
         result = await ask_for_review(self._model(op, node.id), messages, info=CallInfo(op.name, op.kind, node.id),
                                       retries=op.retries)
         return Review(is_bug=bool(result.review.is_bug), summary=result.review.summary or "",

@@ -2,12 +2,15 @@
 
 The agent schema comes from the spec's settings classes (``aira_dsl/spec/model.py`` and the
 shared sections in ``aira_dsl/settings``), each policy's parameter declarations, and the
-operator-kind table; the plan schema from the plan's classes (``aira_dsl/plan.py``). Both copies
+operator-kind table; the plan schema from the plan's classes (``aira_dsl/plan.py``); the sandbox
+profile, task file and sweep file schemas from their declarations
+(``aira_dsl/sandbox/profile_settings.py``, ``aira_dsl/tasks/schema.py``,
+``aira_dsl/sweep/model.py``). Both copies
 (``schema/`` for editors, ``aira_dsl/schemas/`` inside the package) are written, and a test fails
 when either differs from what this module generates.
 
-    python -m aira_dsl.schemas            # rewrite both copies
-    python -m aira_dsl.schemas --check    # exit 1 if a file is stale
+    python -m aira_dsl.schemagen            # rewrite both copies
+    python -m aira_dsl.schemagen --check    # exit 1 if a file is stale
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from aira_dsl.kinds import kind_names, roles
 from aira_dsl.settings.fields import field_infos
 from aira_dsl.settings.schema import SchemaBuilder
 
-__all__ = ["GENERATED", "agent_schema", "main", "plan_schema", "render"]
+__all__ = ["GENERATED", "agent_schema", "main", "plan_schema", "render", "sandbox_profile_schema", "sweep_schema",
+           "task_schema"]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "schemas"
+"""The packaged copies (``aira_dsl/schemas/``, read by the checkers as package data)."""
 REPOSITORY_DIR = PACKAGE_DIR.parents[1] / "schema"
 
 _USE_DOC = "Binds policy roles to operator names. A role binds to the operator of the same name unless listed here."
@@ -50,8 +55,12 @@ def _policy_defs(builder: SchemaBuilder) -> dict[str, Any]:
                                           "required": ["kind"]}
         branches.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
                          "then": {"$ref": f"#/$defs/policy_{kind}"}})
+    # Without `kind` (a spec that extends another and only changes parameters) the keys must still
+    # be parameters of some policy; the compiler checks them against the merged kind.
+    every_key = sorted({key for name in kinds for key in builder.defs[f"policy_{name}"]["properties"]})
+    branches.append({"if": {"not": {"required": ["kind"]}}, "then": {"propertyNames": {"enum": every_key}}})
     return {"type": "object", "description": "The search policy: what to do next given the graph. Fields depend on `kind`.",
-            "required": ["kind"], "properties": {"kind": {"enum": kinds, "description": " | ".join(kinds)}},
+            "properties": {"kind": {"enum": kinds, "description": " | ".join(kinds)}},
             "allOf": branches}
 
 
@@ -74,6 +83,7 @@ def agent_schema() -> dict[str, Any]:
     operator["properties"]["kind"] = {
         "enum": list(names), "description": "What the operator does: " + " | ".join(names) + "."}
     op_required = operator.pop("required", [])
+    model_required = builder.defs["model"].pop("required", [])
     op_props = {info.key: {"description": operator["properties"][info.key]["description"]}
                 for info in field_infos(OperatorSpec) if info.key in op_required}
     complete = ["version", "name", "models", "operators", "policy"]
@@ -91,7 +101,12 @@ def agent_schema() -> dict[str, Any]:
                          {"required": ["extends"]}]},
         "else": {"required": complete,
                  "properties": {"operators": {"additionalProperties": {"required": op_required,
-                                                                       "properties": op_props}}}},
+                                                                       "properties": op_props}},
+                                "models": {"additionalProperties": {
+                                    "required": model_required,
+                                    "properties": {key: {"description": builder.defs["model"]["properties"][key]["description"]}
+                                                   for key in model_required}}},
+                                "policy": {"required": ["kind"]}}},
         "$defs": dict(sorted(builder.defs.items())),
     }
     return schema
@@ -119,9 +134,60 @@ def plan_schema() -> dict[str, Any]:
     }
 
 
+def _document_schema(cls: type, name: str, title: str, builder: SchemaBuilder | None = None) -> dict[str, Any]:
+    """The schema of a YAML document declared by settings class ``cls`` (its ``__schema_doc__`` is
+    the description)."""
+    builder = builder or SchemaBuilder()
+    top = builder.object(cls)
+    schema: dict[str, Any] = {
+        "$schema": DRAFT,
+        "$id": f"https://aira-dsl.dev/schema/{name}",
+        "title": title,
+        "description": top["description"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": top.get("required", []),
+        "properties": top["properties"],
+    }
+    if builder.defs:
+        schema["$defs"] = dict(sorted(builder.defs.items()))
+    return schema
+
+
+def sandbox_profile_schema() -> dict[str, Any]:
+    """The sandbox profile schema (``runtimes/*.yaml``)."""
+    from aira_dsl.sandbox.profile_settings import ProfileSettings
+
+    return _document_schema(ProfileSettings, "sandbox-profile.schema.json", "aira-dsl sandbox profile")
+
+
+def task_schema() -> dict[str, Any]:
+    """The task file schema (``task.yaml``)."""
+    from aira_dsl.tasks.schema import TaskFile
+
+    return _document_schema(TaskFile, "task.schema.json", "aira-dsl task")
+
+
+def sweep_schema() -> dict[str, Any]:
+    """The sweep file schema. ``run.budget`` takes the spec's budget keys (the same declarations,
+    :class:`~aira_dsl.settings.run.BudgetSettings`) as overrides: no defaults, nothing required."""
+    from aira_dsl.settings.run import BudgetSettings
+    from aira_dsl.sweep.model import SweepFile
+
+    builder = SchemaBuilder()
+    budget = builder.object(BudgetSettings, require=False)
+    for node in budget["properties"].values():
+        node.pop("default", None)
+    builder.defs["budget_overrides"] = budget
+    return _document_schema(SweepFile, "sweep.schema.json", "aira-dsl sweep", builder)
+
+
 GENERATED: dict[str, Callable[[], dict[str, Any]]] = {
     "agent.schema.json": agent_schema,
     "plan.schema.json": plan_schema,
+    "sandbox-profile.schema.json": sandbox_profile_schema,
+    "task.schema.json": task_schema,
+    "sweep.schema.json": sweep_schema,
 }
 """File name → generator, for the schemas generated from declarations."""
 
@@ -146,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not check:
                     path.write_text(text, encoding="utf-8")
     if check and stale:
-        print("stale schema files (run `python -m aira_dsl.schemas`):\n  " + "\n  ".join(stale), file=sys.stderr)
+        print("stale schema files (run `python -m aira_dsl.schemagen`):\n  " + "\n  ".join(stale), file=sys.stderr)
         return 1
     for written in stale if not check else []:
         print(f"wrote {written}")

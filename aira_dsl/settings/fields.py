@@ -11,8 +11,9 @@ of a frozen dataclass declared with :func:`setting`. From those declarations, an
 So a default, a range or a description is written in exactly one place. The annotations are the
 types: ``str``, ``int``, ``float``, ``bool``, ``X | None`` (may be left out or written as null),
 ``Literal[...]`` (an enumeration), :data:`Duration` (seconds, written as ``90`` or ``"1h30m"``),
-nested settings dataclasses, ``dict[str, X]`` and ``tuple[X, ...]``, and ``str | Dataclass`` (a
-short form and a long form of the same setting).
+:data:`Size` (bytes, written as ``1048576`` or ``"1m"``), nested settings dataclasses,
+``dict[str, X]`` and ``tuple[X, ...]``, ``str | Dataclass`` (a short form and a long form of the
+same setting) and ``int | tuple[int, ...]`` (a count or a list).
 
 This module imports nothing from aira_dsl: every layer may use it.
 """
@@ -31,13 +32,20 @@ from typing import Annotated, Any, Literal, Union
 
 __all__ = [
     "DURATION_PATTERN",
+    "SIZE_PATTERN",
     "Duration",
     "FieldInfo",
     "SettingError",
+    "Size",
     "build",
+    "default_of",
     "dump",
+    "duration_seconds",
     "field_infos",
+    "format_size",
+    "is_size",
     "parse_duration",
+    "parse_size",
     "setting",
 ]
 
@@ -53,12 +61,89 @@ DURATION = _DurationMarker()
 Duration = Annotated[float, DURATION]
 """Seconds; in YAML a number of seconds or text such as ``90s``, ``30m``, ``4h``, ``1d``, ``1h30m``."""
 
-DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*(s|m|h|d)\s*)+$"
-"""The text form of a duration (the schema's ``pattern``; :func:`parse_duration` reads it)."""
+DURATION_PATTERN = (r"^\s*(?=[0-9])(?:([0-9]+(?:\.[0-9]+)?)d)?(?:([0-9]+(?:\.[0-9]+)?)h)?"
+                    r"(?:([0-9]+(?:\.[0-9]+)?)m)?(?:([0-9]+(?:\.[0-9]+)?)s)?\s*$")
+"""The text form of a duration, the one definition of the project: ``<number><unit>`` parts with
+units ``d h m s``, largest first, each at most once, no blanks between them (``90s``, ``1h30m``,
+``1.5h``), ASCII digits only (Python's ``\\d`` would also take other scripts' digits). The
+schemas' ``pattern``, :func:`parse_duration` (spec, profile, task and sweep values) and the
+expression language's duration literals (:func:`duration_seconds`) all use it, so a text is a
+duration in a YAML value exactly when it is one in an expression."""
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 _DURATION_TEXT = re.compile(DURATION_PATTERN)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_UNITS = (86400, 3600, 60, 1)  # the pattern's groups: d, h, m, s
+
+
+class _SizeMarker:
+    """Marks an int field written as a size in YAML."""
+
+    def __repr__(self) -> str:
+        return "Size"
+
+
+SIZE = _SizeMarker()
+Size = Annotated[int, SIZE]
+"""Bytes; in YAML a whole number of bytes or text such as ``512m``, ``2g``, ``1.5GiB`` (binary units)."""
+
+SIZE_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(?:([kmgtKMGT])[iI]?[bB]?|[bB])?\s*$"
+"""The text form of a size, the one definition: a number, then optionally a unit ``k m g t``
+(binary: ``1k`` is 1024 bytes, either case, optionally followed by ``i`` and ``b``) or ``b``.
+The schemas' ``pattern`` and :func:`parse_size` both use it, so a text the schema accepts is
+exactly one the loader can read."""
+
+_SIZE_TEXT = re.compile(SIZE_PATTERN)
+_SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(value: Any) -> int | None:
+    """``2g`` / ``512m`` / ``1.5GiB`` / ``1048576`` → bytes (binary units); None if unreadable or
+    negative. The one size parser of the project."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    match = _SIZE_TEXT.match(value)
+    if not match:
+        return None
+    number, unit = match.groups()
+    return int(float(number) * (_SIZE_UNITS[unit.lower()] if unit else 1))
+
+
+def format_size(value: int) -> str | int:
+    """Bytes as the shortest exact text a user would write (``1073741824`` → ``"1g"``), or the
+    number itself when no unit divides it; :func:`parse_size` reads it back to ``value``."""
+    for letter, unit in sorted(_SIZE_UNITS.items(), key=lambda item: -item[1]):
+        if value and value % unit == 0:
+            return f"{value // unit}{letter}"
+    return value
+
+
+def duration_seconds(text: str) -> int | float | None:
+    """Seconds in duration ``text`` (see :data:`DURATION_PATTERN`); None when it is not one or
+    is too large for a float. Exact: an int when every part is a whole number (the expression
+    language keeps ``1h30m`` as the integer 5400)."""
+    match = _DURATION_TEXT.match(text)
+    if match is None:
+        return None
+    total: int | float = 0
+    exact = True
+    for number, unit in zip(match.groups(), _UNITS, strict=True):
+        if number is None:
+            continue
+        if "." in number:
+            exact = False
+            total += float(number) * unit
+        else:
+            total += int(number) * unit
+    try:
+        as_float = float(total)
+    except OverflowError:
+        return None
+    if not math.isfinite(as_float):
+        return None
+    return int(total) if exact or as_float.is_integer() else total
 
 
 def parse_duration(value: Any) -> float | None:
@@ -69,10 +154,10 @@ def parse_duration(value: Any) -> float | None:
     if isinstance(value, int | float):
         number = float(value)
         return number if math.isfinite(number) and number >= 0 else None
-    if not isinstance(value, str) or not _DURATION_TEXT.match(value):
+    if not isinstance(value, str):
         return None
-    total = float(sum(float(number) * _UNITS[unit] for number, unit in _DURATION_PART.findall(value)))
-    return total if math.isfinite(total) else None
+    seconds = duration_seconds(value)
+    return None if seconds is None else float(seconds)
 
 
 class SettingError(ValueError):
@@ -96,7 +181,8 @@ def setting(default: Any = MISSING, *, doc: str, default_factory: Callable[[], A
             ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None,
             min_length: int | None = None, max_length: int | None = None, pattern: str | None = None,
             key_pattern: str | None = None, min_items: int | None = None, key: str | None = None,
-            from_key: bool = False, show_default: bool = True, schema: Mapping[str, Any] | None = None) -> Any:
+            from_key: bool = False, show_default: bool = True, schema: Mapping[str, Any] | None = None,
+            omit_default: bool = False, item: Mapping[str, Any] | None = None) -> Any:
     """A documented settings field.
 
     ``default``/``default_factory``: the value when the key is left out (leave both out for a
@@ -108,11 +194,17 @@ def setting(default: Any = MISSING, *, doc: str, default_factory: Callable[[], A
     the object was found under (``models.coder`` → ``name: coder``) and is not a YAML key.
     ``show_default=False`` keeps a default that is not a user-facing value out of the schema.
     ``schema``: extra JSON Schema keywords for what the annotation cannot say.
+    ``omit_default``: :func:`dump` leaves the field out while it holds its default, so a setting
+    added later does not change the bytes (and hashes) of plans that do not use it.
+    ``item``: constraints of each item of a list (or value of a mapping), as keyword names of this
+    function (``{"min_length": 1, "pattern": "^/", "doc": "..."}``), checked and shown like a
+    field's own.
     """
     metadata = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "min_length": min_length,
                 "max_length": max_length, "pattern": pattern, "key_pattern": key_pattern,
                 "min_items": min_items, "key": key, "from_key": from_key, "show_default": show_default,
-                "schema": dict(schema or {})}
+                "schema": dict(schema or {}), "omit_default": omit_default,
+                "item": dict(item or {})}
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -137,6 +229,20 @@ class FieldInfo:
     @property
     def has_default(self) -> bool:
         return not self.required
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default settings class ``cls`` declares for field ``name`` (a fresh value from its
+    factory), for code that must name a default without restating it: runtime objects whose
+    defaults are a document's, and messages that quote a default."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default_factory is not MISSING:
+                return f.default_factory()
+            if f.default is MISSING:
+                raise KeyError(f"{cls.__name__}.{name} has no default")
+            return f.default
+    raise KeyError(f"{cls.__name__} has no field {name}")
 
 
 def field_infos(cls: type) -> tuple[FieldInfo, ...]:
@@ -189,6 +295,20 @@ def unwrap(annotation: Any) -> tuple[Any, bool, bool]:
             duration = duration or duration2
         annotation = inner
     return annotation, nullable, duration
+
+
+def is_size(annotation: Any) -> bool:
+    """Whether an annotation is :data:`Size` (possibly optional)."""
+    if typing.get_origin(annotation) is Annotated:
+        return any(isinstance(a, _SizeMarker) for a in typing.get_args(annotation)[1:])
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return any(is_size(member) for member in typing.get_args(annotation))
+    return False
+
+
+def is_sequence(annotation: Any) -> bool:
+    """Whether an annotation is a list or tuple type."""
+    return typing.get_origin(annotation) in (tuple, list) or annotation in (tuple, list)
 
 
 def union_members(annotation: Any) -> tuple[Any, ...]:
@@ -268,12 +388,20 @@ def convert(annotation: Any, value: Any, where: tuple[str | int, ...],
             raise SettingError(f"{dotted(where)}: {value!r} is not a duration (90, 90s, 30m, 4h, 1d, 1h30m)", where)
         _check_bounds(seconds, where, meta or {})
         return seconds
+    if is_size(annotation):
+        size = parse_size(value)
+        if size is None:
+            raise SettingError(f"{dotted(where)}: {value!r} is not a size (bytes, or 512m, 2g, 1.5GiB)", where)
+        _check_bounds(size, where, meta or {})
+        return size
     members = [m for m in union_members(inner) if m is not type(None)]
     if len(members) > 1:
         for member in members:
             if is_settings_class(member) and isinstance(value, Mapping):
                 return build(member, value, path=where)
             if member in (str, int, float, bool) and _scalar_ok(member, value):
+                return convert(member, value, where, meta)
+            if is_sequence(member) and isinstance(value, list | tuple):
                 return convert(member, value, where, meta)
         raise SettingError(f"{dotted(where)}: {value!r} does not fit {annotation}", where)
     if is_settings_class(inner):
@@ -291,15 +419,18 @@ def convert(annotation: Any, value: Any, where: tuple[str | int, ...],
         if not isinstance(value, Mapping):
             raise SettingError(f"{dotted(where)}: must be a mapping", where)
         item = args[1] if len(args) == 2 else Any
+        item_meta = (meta or {}).get("item")
         if is_settings_class(item):
             return {str(k): build(item, v, key=str(k), path=(*where, str(k))) for k, v in value.items()}
-        return {str(k): v if item is Any else convert(item, v, (*where, str(k))) for k, v in value.items()}
+        return {str(k): v if item is Any else convert(item, v, (*where, str(k)), item_meta)
+                for k, v in value.items()}
     if origin in (tuple, list) or inner in (tuple, list):
         if not isinstance(value, list | tuple):
             raise SettingError(f"{dotted(where)}: must be a list", where)
         args = typing.get_args(inner)
         item = args[0] if args else Any
-        items = [v if item is Any else convert(item, v, (*where, i)) for i, v in enumerate(value)]
+        item_meta = (meta or {}).get("item")
+        items = [v if item is Any else convert(item, v, (*where, i), item_meta) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple or inner is tuple else items
     if inner is Any:
         return value
@@ -339,11 +470,14 @@ def _check_bounds(value: float, where: tuple[str | int, ...], meta: Mapping[str,
 def dump(obj: Any) -> Any:
     """The data form of a settings object: YAML keys (dotted keys nested), nested settings dumped,
     tuples as lists. ``build(type(obj), dump(obj), key=...)`` gives ``obj`` back; fields filled
-    from a mapping key are left out (the key holds them)."""
+    from a mapping key are left out (the key holds them), and so are ``omit_default`` fields at
+    their default (``build`` fills them back in)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {}
         for info in field_infos(type(obj)):
             if info.from_key:
+                continue
+            if info.meta.get("omit_default") and getattr(obj, info.name) == info.default:
                 continue
             value = dump(getattr(obj, info.name))
             parts = info.key.split(".")

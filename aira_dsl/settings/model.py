@@ -19,9 +19,11 @@ from urllib.parse import urlparse
 
 from aira_dsl.diagnostics import Diagnostic
 from aira_dsl.settings.fields import Duration, SettingError, setting
+from aira_dsl.settings.providers import PROVIDERS, ProviderName
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "ENDPOINT_APIS",
     "ENV_NAME",
     "MaxTokensParam",
     "ModelConfigError",
@@ -40,6 +42,8 @@ StructuredOutput = Literal["auto", "tools", "json_schema", "json_object", "text"
 ReviewMethod = Literal["tools", "json_schema", "json_object", "text"]
 MaxTokensParam = Literal["max_tokens", "max_completion_tokens"]
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+EndpointApi = Literal["chat", "responses"]
+ENDPOINT_APIS: tuple[str, ...] = get_args(EndpointApi)
 
 _FROZEN_MAPPINGS = ("extra_body", "extra_headers")
 
@@ -85,6 +89,10 @@ class ModelSettings:
     name: str = setting(from_key=True, doc="The spec's name for the model (its key under `models`).")
     model: str = setting(min_length=1, doc="Model name as the endpoint knows it (e.g. o3, gpt-4o, "
                                            "Qwen/Qwen2.5-7B-Instruct).")
+    provider: ProviderName | None = setting(
+        None, omit_default=True,
+        doc="Shorthand for an endpoint (docs/llm.md, Providers): fills base_url and api_key_env where this "
+            "entry does not set them, resolved when the spec is compiled.")
     base_url: str | None = setting(None, min_length=1, doc="OpenAI-compatible endpoint URL; default: "
                                                            "$OPENAI_BASE_URL or OpenAI's.")
     api_key_env: str | None = setting(
@@ -114,6 +122,10 @@ class ModelSettings:
     backoff_initial: Duration = setting(1.0, ge=0, doc="First wait between attempts (doubled each time, with "
                                                        "jitter; a server's Retry-After wins).")
     backoff_max: Duration = setting(60.0, ge=0, doc="Longest wait between attempts.")
+    api: EndpointApi = setting(
+        "chat", omit_default=True,
+        doc="Which OpenAI API to call: chat (Chat Completions, what every compatible server has) or responses "
+            "(the Responses API, for models served only there).")
     stream: bool = setting(False, doc="Use server-sent events; helps behind proxies that cut idle connections "
                                       "on long answers.")
     structured_output: StructuredOutput = setting(
@@ -161,6 +173,10 @@ class ModelSettings:
         if self.structured_output not in get_args(StructuredOutput):
             out.append(f"`structured_output` must be one of {', '.join(get_args(StructuredOutput))}, "
                        f"got {self.structured_output!r}")
+        if self.api not in ENDPOINT_APIS:
+            out.append(f"`api` must be chat or responses, got {self.api!r}")
+        if self.provider is not None and self.provider not in PROVIDERS:
+            out.append(f"`provider` must be one of {', '.join(PROVIDERS)}, got {self.provider!r}")
         if self.max_tokens_param not in get_args(MaxTokensParam):
             out.append(f"`max_tokens_param` must be max_tokens or max_completion_tokens, "
                        f"got {self.max_tokens_param!r}")
@@ -194,7 +210,8 @@ class ModelSettings:
                    for key in ("system_role", "send_temperature", "stream")]
         checks += [(key, "a string", isinstance(getattr(self, key), str)) for key in ("name", "model")]
         checks += [(key, "a string or null", getattr(self, key) is None or isinstance(getattr(self, key), str))
-                   for key in ("base_url", "api_key_env", "reasoning_effort")]
+                   for key in ("base_url", "api_key_env", "reasoning_effort", "provider")]
+        checks += [("api", "a string", isinstance(self.api, str))]
         return checks
 
     # ---------------------------------------------------------------- resolution
@@ -213,7 +230,8 @@ class ModelSettings:
             raise ModelConfigError(
                 f"{self.api_key_env} is not set: model '{self.name}' ({self.model} at {self.endpoint}) "
                 "needs an API key",
-                hint=f"export {self.api_key_env}=<your key>, or set models.{self.name}.api_key_env to the "
+                hint=f"export {self.api_key_env}=<your key> (or put it in a .env file), or set "
+                     f"models.{self.name}.api_key_env to the "
                      "variable that holds it (api_key_env: null for local servers that need no key)",
             )
         return value

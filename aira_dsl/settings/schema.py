@@ -5,7 +5,7 @@ and description, so the schemas editors and the compiler use say exactly what th
 class with a ``__schema_def__`` name is emitted once under ``$defs`` and referred to by
 ``$ref``; other classes are inlined. ``__schema_doc__`` is the object's description.
 
-Generation happens when the shipped schema files are written (``python -m aira_dsl.schemas``),
+Generation happens when the shipped schema files are written (``python -m aira_dsl.schemagen``),
 never while checking a spec: the files are loaded as JSON.
 """
 
@@ -18,17 +18,22 @@ from typing import Any
 
 from aira_dsl.settings.fields import (
     DURATION_PATTERN,
+    SIZE_PATTERN,
     FieldInfo,
     field_infos,
+    format_size,
+    is_sequence,
     is_settings_class,
+    is_size,
     literal_values,
     union_members,
     unwrap,
 )
 
-__all__ = ["DURATION_NOTE", "SchemaBuilder", "json_default"]
+__all__ = ["DURATION_NOTE", "SIZE_NOTE", "SchemaBuilder", "json_default", "shown_default"]
 
 DURATION_NOTE = "A duration: seconds as a number, or text such as 90s, 30m, 4h, 1d, 1h30m."
+SIZE_NOTE = "A size: bytes as a whole number, or text such as 512m, 2g, 1.5GiB (binary units)."
 
 _SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _BOUNDS = (("ge", "minimum"), ("gt", "exclusiveMinimum"), ("le", "maximum"), ("lt", "exclusiveMaximum"))
@@ -45,6 +50,16 @@ def json_default(value: Any) -> Any:
         out = {str(k): json_default(v) for k, v in value.items()}
         return ... if any(v is ... for v in out.values()) else out
     return ...
+
+
+def shown_default(info: FieldInfo) -> Any:
+    """The default of a field as its schema shows it (``...`` for none): JSON, with a size written
+    as a user would write it (``"1g"``, which reads back to the same bytes)."""
+    if not info.has_default or not info.meta.get("show_default", True):
+        return ...
+    if is_size(info.annotation) and isinstance(info.default, int) and not isinstance(info.default, bool):
+        return format_size(info.default)
+    return json_default(info.default)
 
 
 class SchemaBuilder:
@@ -98,18 +113,21 @@ class SchemaBuilder:
     def field(self, info: FieldInfo) -> dict[str, Any]:
         extra = info.meta.get("schema", {})
         if "$ref" in extra:  # a section whose schema is assembled elsewhere (the policy's)
-            return {"$ref": extra["$ref"], "description": info.doc}
+            shown = shown_default(info)
+            return {"$ref": extra["$ref"], **({"default": shown} if shown is not ... else {}), "description": info.doc}
         node = {**self.annotation(info.annotation, info.meta), **extra}
         if "const" in extra:
             node.pop("enum", None)
-        if info.has_default and info.meta.get("show_default", True) and "$ref" not in node:
-            shown = json_default(info.default)
+        if "$ref" not in node:
+            shown = shown_default(info)
             if shown is not ...:
                 node["default"] = shown
         _, _, duration = unwrap(info.annotation)
         doc = info.doc
         if duration and DURATION_NOTE not in doc:
             doc = f"{doc} {DURATION_NOTE}"
+        if is_size(info.annotation) and SIZE_NOTE not in doc:
+            doc = f"{doc} {SIZE_NOTE}"
         if "$ref" in node:
             return {"$ref": node["$ref"], "description": doc}
         node["description"] = doc
@@ -128,6 +146,10 @@ class SchemaBuilder:
                 node["exclusiveMinimum"] = meta["gt"]
             elif meta.get("ge") is not None:
                 node["minimum"] = meta["ge"]
+            return _nullable(node, nullable)
+        if is_size(annotation):
+            node = {"type": ["string", "integer"], "pattern": SIZE_PATTERN}
+            self._constraints(node, {k: v for k, v in meta.items() if k != "pattern"})
             return _nullable(node, nullable)
         members = [m for m in union_members(inner) if m is not type(None)]
         if len(members) > 1:
@@ -148,7 +170,7 @@ class SchemaBuilder:
             if meta.get("key_pattern"):
                 node["propertyNames"] = {"pattern": meta["key_pattern"]}
             if item is not Any:
-                node["additionalProperties"] = self.annotation(item)
+                node["additionalProperties"] = self._item(item, meta)
             if meta.get("min_items"):
                 node["minProperties"] = meta["min_items"]
             return _nullable(node, nullable)
@@ -156,7 +178,7 @@ class SchemaBuilder:
             args = typing.get_args(inner)
             node = {"type": "array"}
             if args and args[0] is not Any and args[0] is not Ellipsis:
-                node["items"] = self.annotation(args[0])
+                node["items"] = self._item(args[0], meta)
             if meta.get("min_items"):
                 node["minItems"] = meta["min_items"]
             return _nullable(node, nullable)
@@ -168,11 +190,29 @@ class SchemaBuilder:
             return _nullable(node, nullable)
         raise TypeError(f"no schema for annotation {annotation!r}")
 
+    def _item(self, annotation: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
+        """The schema of a list's items (a mapping's values), with the field's ``item`` constraints."""
+        item_meta = meta.get("item") or {}
+        node = self.annotation(annotation, item_meta)
+        if item_meta.get("doc"):
+            node = {**node, "description": item_meta["doc"]}
+        return node
+
     def _merged(self, members: list[Any], meta: Mapping[str, Any]) -> dict[str, Any]:
-        """``str | Settings``: one schema whose keywords apply per JSON type (a short text form
-        and a long mapping form of the same setting)."""
+        """``str | Settings`` or ``int | tuple[int, ...]``: one schema whose keywords apply per
+        JSON type (a short form and a long form of the same setting: a path or a mapping, a count
+        or a list). Numeric and text constraints apply to the scalar form, ``min_items`` and
+        ``item`` to the list form."""
         node: dict[str, Any] = {"type": []}
         for member in members:
+            if is_sequence(member):
+                node["type"].append("array")
+                args = typing.get_args(member)
+                if args and args[0] is not Any:
+                    node["items"] = self._item(args[0], meta)
+                if meta.get("min_items"):
+                    node["minItems"] = meta["min_items"]
+                continue
             if is_settings_class(member):
                 obj = self.object(member, description="")
                 node["type"].append("object")

@@ -12,22 +12,22 @@ import difflib
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aira_dsl.diagnostics import Diagnostic, Severity
-from aira_dsl.spec.model import parse_duration
+from aira_dsl.settings.fields import SettingError, build
 from aira_dsl.spec.schema_check import load_packaged_schema, schema_diagnostics
 from aira_dsl.spec.yamlpos import YamlDocument, load_yaml_file
 from aira_dsl.sweep.model import (
     ExecutorConfig,
-    LocalSettings,
-    RaySettings,
+    RunSection,
     RunSettings,
-    SlurmSettings,
+    SpecEntry,
     Sweep,
+    SweepFile,
     Variant,
     slug,
 )
@@ -78,23 +78,25 @@ def load_sweep(path: str | os.PathLike[str], *, compile_specs: bool = True, disp
     diags.extend(schema_diagnostics(doc, load_packaged_schema(SCHEMA)))
     if any(d.is_error for d in diags):
         return LoadResult(None, diags)
+    try:  # defaults from the declarations; the schema passed, so only a duration too large can fail
+        settings: SweepFile = build(SweepFile, doc.data)
+    except SettingError as exc:
+        return LoadResult(None, [*diags, doc.diagnostic("invalid-value", str(exc), tuple(exc.path), hint=exc.hint)])
     checker = _Checker(doc, file.resolve().parent)
-    data: dict[str, Any] = doc.data
-    run, run_overrides = checker.run_settings(data.get("run") or {})
-    variants = checker.variants(data["specs"], run_overrides)
-    tasks = checker.tasks(data["tasks"])
-    seeds_value = data.get("seeds", 1)
-    seeds = tuple(range(seeds_value)) if isinstance(seeds_value, int) else tuple(seeds_value)
-    executor = checker.executor(data.get("executor") or {})
+    run, run_overrides = checker.run_settings(settings.run)
+    variants = checker.variants(settings.specs, run_overrides)
+    tasks = checker.tasks(settings.tasks)
+    seeds = tuple(range(settings.seeds)) if isinstance(settings.seeds, int) else tuple(settings.seeds)
+    executor = checker.executor(settings.executor)
     diags.extend(checker.diags)
     plans: dict[str, Any] = {}
     if compile_specs:  # also when other parts have errors: every problem is shown in one go
         diags.extend(_compile_variants(doc, file.resolve().parent, variants, plans, env_mode))
     if any(d.is_error for d in diags):
         return LoadResult(None, diags)
-    sweep = Sweep(name=data.get("name") or slug(file.stem), file=file.resolve(),
+    sweep = Sweep(name=settings.name or slug(file.stem), file=file.resolve(),
                   sha256=hashlib.sha256(file.read_bytes()).hexdigest(), variants=tuple(variants), tasks=tasks,
-                  seeds=seeds, run=run, executor=executor, description=data.get("description", ""))
+                  seeds=seeds, run=run, executor=executor, description=settings.description)
     return LoadResult(sweep, diags, plans)
 
 
@@ -112,32 +114,32 @@ class _Checker:
 
     # ------------------------------------------------------------------ run settings
 
-    def run_settings(self, run: dict[str, Any]) -> tuple[RunSettings, list[str]]:
-        overrides = [override_text(f"budget.{k}", v) for k, v in (run.get("budget") or {}).items()]
-        overrides += [override_text(k, v) for k, v in (run.get("set") or {}).items()]
-        if "workers" in run:
-            overrides.append(override_text("execution.workers", run["workers"]))
+    def run_settings(self, run: RunSection) -> tuple[RunSettings, list[str]]:
+        overrides = [override_text(f"budget.{k}", v) for k, v in run.budget.items()]
+        overrides += [override_text(k, v) for k, v in run.set.items()]
+        if run.workers is not None:
+            overrides.append(override_text("execution.workers", run.workers))
         data_dir = None
-        if run.get("mlebench_data_dir"):
-            data_dir = (self.base / os.path.expanduser(run["mlebench_data_dir"])).resolve()
-        return RunSettings(workers=run.get("workers"), mlebench_data_dir=data_dir,
-                           hidden_validation=run.get("hidden_validation")), overrides
+        if run.mlebench_data_dir:
+            data_dir = (self.base / os.path.expanduser(run.mlebench_data_dir)).resolve()
+        return RunSettings(workers=run.workers, mlebench_data_dir=data_dir,
+                           hidden_validation=run.hidden_validation), overrides
 
     # ------------------------------------------------------------------ specs and variants
 
-    def variants(self, entries: list[Any], run_overrides: list[str]) -> list[Variant]:
+    def variants(self, entries: Sequence[str | SpecEntry], run_overrides: list[str]) -> list[Variant]:
         found: list[Variant] = []
         seen: dict[str, tuple[str | int, ...]] = {}
         for i, entry in enumerate(entries):
             where: tuple[str | int, ...] = ("specs", i) if isinstance(entry, str) else ("specs", i, "path")
-            raw = entry if isinstance(entry, str) else entry["path"]
+            raw = entry if isinstance(entry, str) else entry.path
             spec = (self.base / os.path.expanduser(raw)).resolve()
             if not spec.is_file():
                 self.error("unknown-spec", f"no agent spec at '{raw}' (looked for {spec})", where,
                            hint=self._spec_hint(spec))
                 continue
-            label = (entry.get("name") if isinstance(entry, dict) else None) or _spec_name(spec)
-            named = entry.get("variants") if isinstance(entry, dict) else None
+            label = (entry.name if isinstance(entry, SpecEntry) else None) or _spec_name(spec)
+            named = entry.variants if isinstance(entry, SpecEntry) else None
             items: list[tuple[str | None, dict[str, Any]]] = list(named.items()) if named else [(None, {})]
             for variant_name, changes in items:
                 vid = label if variant_name is None else f"{label}-{variant_name}"
@@ -167,7 +169,7 @@ class _Checker:
 
     # ------------------------------------------------------------------ tasks
 
-    def tasks(self, entries: list[str]) -> tuple[str, ...]:
+    def tasks(self, entries: Sequence[str]) -> tuple[str, ...]:
         from aira_dsl.tasks.bundled import BUNDLED
 
         refs: list[str] = []
@@ -212,27 +214,16 @@ class _Checker:
 
     # ------------------------------------------------------------------ executor
 
-    def executor(self, data: dict[str, Any]) -> ExecutorConfig:
-        local = data.get("local") or {}
-        slurm = dict(data.get("slurm") or {})
-        ray = data.get("ray") or {}
-        gpus = local.get("gpus")
-        gpus_per_job = int(local.get("gpus_per_job", 0))
-        if gpus is not None and gpus_per_job > len(gpus):
-            self.error("executor-resources", f"each job asks for {gpus_per_job} GPU(s) but executor.local.gpus "
-                       f"lists {len(gpus)}", ("executor", "local", "gpus_per_job"))
-        local_settings = LocalSettings(parallel=int(local.get("parallel", 1)), gpus_per_job=gpus_per_job,
-                                       gpus=tuple(gpus) if gpus is not None else None)
-        for key in ("time", "signal_delay"):
-            if key in slurm:
-                slurm[key] = parse_duration(slurm[key])
-        if "time" in slurm and slurm["time"] is not None and slurm["time"] < 60:
+    def executor(self, config: ExecutorConfig) -> ExecutorConfig:
+        """The executor settings, with the resource checks a schema cannot make."""
+        local = config.local
+        if local.gpus is not None and local.gpus_per_job > len(local.gpus):
+            self.error("executor-resources", f"each job asks for {local.gpus_per_job} GPU(s) but executor.local.gpus "
+                       f"lists {len(local.gpus)}", ("executor", "local", "gpus_per_job"))
+        if config.slurm.time < 60:
             self.error("executor-resources", "the SLURM time limit is at least one minute",
                        ("executor", "slurm", "time"))
-        slurm_settings = SlurmSettings(**{k: v for k, v in slurm.items() if v is not None})
-        ray_settings = RaySettings(**ray)
-        return ExecutorConfig(kind=data.get("kind", "local"), local=local_settings, slurm=slurm_settings,
-                              ray=ray_settings)
+        return config
 
 
 def _looks_like_path(ref: str) -> bool:

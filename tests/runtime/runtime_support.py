@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
 
 GOOD = """import csv, json, shutil
 shutil.copy("./data/sample_submission.csv", "./submission/submission.csv")
@@ -64,3 +68,11 @@ def journal_counts(run_dir: Path) -> dict[str, int]:
         }
     finally:
         conn.close()
+
+
+def launch(args: list[str], base_url: str) -> subprocess.Popen[bytes]:
+    """``aira-dsl run ARGS`` as its own process group (so a test can SIGKILL the whole run)."""
+    env = {**os.environ, "OPENAI_API_KEY": "test-key", "NO_COLOR": "1"}
+    return subprocess.Popen([sys.executable, "-m", "aira_dsl", "run", *args, "--base-url", base_url],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)

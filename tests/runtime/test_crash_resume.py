@@ -7,28 +7,18 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from runtime_support import script
+from runtime_support import launch, script
 
 from aira_dsl.llm.scripted import ScriptedServer
 from aira_dsl.tasks import grade_submission, resolve_task
 
-REPO = Path(__file__).resolve().parents[2]
 STEPS = 12
 SETTINGS = [f"budget.steps={STEPS}", "budget.exec_timeout=30s", "budget.time=10m", "models.coder.timeout=20s",
             "models.reviewer.timeout=20s"]
-
-
-def launch(args: list[str], base_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OPENAI_API_KEY": "test-key", "NO_COLOR": "1"}
-    return subprocess.Popen([sys.executable, "-m", "aira_dsl", "run", *args, "--base-url", base_url],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
 
 
 def done_nodes(run_dir: Path) -> dict[int, tuple[object, ...]]:

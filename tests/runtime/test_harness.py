@@ -225,6 +225,31 @@ def test_budget_and_gpu_mapping() -> None:
     assert gpu_overrides([h100], 2)[0] == ["execution.gpus_per_worker=0"]
 
 
+def test_every_shipped_agent_has_a_registry_entry_that_compiles() -> None:
+    """agents/aira-dsl/config.yaml: one entry per shipped agent (paper-text and dojo readings), each
+    naming a shipped spec the harness finds by name and the compiler accepts."""
+    import yaml
+
+    from aira_dsl.compiler import compile_spec
+    from aira_dsl.harness import _spec_path
+    from aira_dsl.shipped import SHIPPED_DIR
+
+    config = yaml.safe_load((REPO / "agents" / "aira-dsl" / "config.yaml").read_text())
+    entries = {key: value for key, value in config.items() if key.startswith("aira-dsl/")}
+    named = {entry["kwargs"]["spec"] for entry in entries.values()}
+    agents = {path.relative_to(REPO / "specs").with_suffix("").as_posix()
+              for folder in (REPO / "specs", REPO / "specs" / "dojo") for path in folder.glob("*.yaml")
+              if "abstract: true" not in path.read_text() and path.stem != "demo"}
+    assert agents <= named, f"no registry entry for {sorted(agents - named)}"
+    for name in sorted(named):
+        spec = _spec_path(name, SHIPPED_DIR)
+        result = compile_spec(spec)
+        assert result.plan is not None, (name, [str(d) for d in result.diagnostics])
+    for key, entry in entries.items():  # dojo's presets keep their own step counting
+        if entry["kwargs"]["spec"].startswith("dojo/"):
+            assert "STEP_LIMIT" not in entry["env_vars"], key
+
+
 def test_paths_are_overridable_and_the_mirror_replaces_atomically(tmp_path: Path) -> None:
     env = {"DATA_DIR": str(tmp_path / "d"), "SUBMISSION_DIR": str(tmp_path / "s"), "LOGS_DIR": str(tmp_path / "l"),
            "CODE_DIR": str(tmp_path / "c"), "AGENT_DIR": str(tmp_path / "a"), "AIRA_DSL_HOME": str(REPO)}

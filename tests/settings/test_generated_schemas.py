@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aira_dsl.schemas.generate import GENERATED, render
-from aira_dsl.settings.fields import field_infos
+from aira_dsl.sandbox.profile_settings import ProfileSettings
+from aira_dsl.schemagen.generate import GENERATED, render
+from aira_dsl.settings.fields import (
+    field_infos,
+    is_sequence,
+    is_settings_class,
+    is_size,
+    parse_size,
+    union_members,
+    unwrap,
+)
 from aira_dsl.settings.model import ModelSettings
 from aira_dsl.settings.run import BudgetSettings, ExecutionSettings
 from aira_dsl.settings.schema import json_default
 from aira_dsl.spec.model import POLICY_DEFAULTS, FitnessSpec, MemorySpec, OperatorSpec
+from aira_dsl.sweep.model import SweepFile
+from aira_dsl.tasks.schema import TaskFile
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +35,7 @@ def test_shipped_schema_files_are_what_the_generator_writes(name: str) -> None:
     text = render(GENERATED[name]())
     for folder in (REPO / "schema", REPO / "aira_dsl" / "schemas"):
         assert (folder / name).read_text(encoding="utf-8") == text, (
-            f"{folder / name} is stale: run `python -m aira_dsl.schemas`")
+            f"{folder / name} is stale: run `python -m aira_dsl.schemagen`")
 
 
 def _agent() -> dict[str, Any]:
@@ -79,3 +91,50 @@ def test_api_key_env_null_is_accepted_as_the_hint_says() -> None:
     schema = _agent()
     spec = {"version": 1, "name": "x", "extends": "base.yaml", "models": {"m": {"model": "qwen", "api_key_env": None}}}
     jsonschema.Draft202012Validator(schema).validate(spec)
+
+
+def _resolve(node: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _check_defaults(cls: type, node: dict[str, Any], schema: dict[str, Any], seen: list[str]) -> None:
+    """Every field of ``cls`` at ``node``: the schema's default is the declared one (a size as text
+    that reads back to the declared bytes), or absent where the declaration shows none; then every
+    settings class nested in it, at the node its field leads to (a section, a list's items, the
+    long form of a short/long setting). ``seen`` collects the classes checked."""
+    seen.append(cls.__name__)
+    for info in field_infos(cls):
+        assert "." not in info.key
+        prop = node["properties"][info.key]
+        where = f"{cls.__name__}.{info.name}"
+        shown = json_default(info.default) if info.has_default and info.meta.get("show_default", True) else ...
+        if shown is ...:
+            assert "default" not in prop, where
+        elif is_size(info.annotation) and isinstance(info.default, int):
+            assert parse_size(prop["default"]) == info.default, where
+        else:
+            assert prop["default"] == shown, where
+        target = _resolve(prop, schema)
+        for member in union_members(unwrap(info.annotation)[0]):
+            if is_settings_class(member):
+                _check_defaults(member, target, schema, seen)
+            elif is_sequence(member) and is_settings_class(typing.get_args(member)[0]):
+                _check_defaults(typing.get_args(member)[0], _resolve(target["items"], schema), schema, seen)
+
+
+@pytest.mark.parametrize(("name", "cls", "nested"), [
+    ("sandbox-profile.schema.json", ProfileSettings,
+     {"LimitSettings", "EnvSettings", "CacheSettings", "LocalBackendSettings", "DockerBackendSettings"}),
+    ("task.schema.json", TaskFile,
+     {"MetricSpec", "SubmissionSettings", "ThresholdSettings", "ResourceHints", "HiddenValidationConfig"}),
+    ("sweep.schema.json", SweepFile, {"RunSection", "ExecutorConfig", "LocalSettings", "SlurmSettings", "RaySettings"}),
+])
+def test_document_schema_defaults_equal_the_declared_defaults(name: str, cls: type, nested: set[str]) -> None:
+    """The profile, task and sweep schemas: every default shown is the declared one, in every
+    section (the generator makes this true by construction; this is the generator's test)."""
+    schema = json.loads((REPO / "schema" / name).read_text(encoding="utf-8"))
+    seen: list[str] = []
+    _check_defaults(cls, schema, schema, seen)
+    assert nested <= set(seen)

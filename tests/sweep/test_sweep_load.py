@@ -121,3 +121,45 @@ executor:
     assert (slurm.time, slurm.signal_delay, slurm.gres) == (86400.0, 90.0, "gpu:h100:2")
     path = write(tmp_path, f"specs: [{SPEC}]\ntasks: [penguins]\nexecutor: {{slurm: {{time: 30s}}}}\n")
     assert codes(load_sweep(path, compile_specs=False)) == ["executor-resources"]
+
+
+def test_a_misspelt_key_in_a_spec_entry_suggests_the_right_one(tmp_path: Path) -> None:
+    """A spec entry's short and long forms are one schema, so a typo in the long form is an unknown
+    key with "did you mean", not "not valid under any of the given schemas"."""
+    path = write(tmp_path, f"specs:\n  - path: {SPEC}\n    nmae: greedy\ntasks: [penguins]\n")
+    [diag] = [d for d in load_sweep(path, compile_specs=False).diagnostics if d.is_error]
+    assert (diag.code, diag.line, diag.hint) == ("unknown-key", 3, "did you mean 'name'?")
+
+
+def test_run_budget_takes_the_spec_budget_keys_and_ranges(tmp_path: Path) -> None:
+    """run.budget is checked against the agent spec's own budget declarations: a zero time limit is
+    refused at its line in the sweep file (the spec would refuse it when compiling each variant)."""
+    path = write(tmp_path, f"specs: [{SPEC}]\ntasks: [penguins]\nrun:\n  budget: {{time: 0}}\n")
+    [diag] = [d for d in load_sweep(path, compile_specs=False).diagnostics if d.is_error]
+    assert (diag.code, diag.line) == ("out-of-range", 4)
+    path = write(tmp_path, f"specs: [{SPEC}]\ntasks: [penguins]\nrun:\n  budget: {{stesp: 3}}\n")
+    [diag] = [d for d in load_sweep(path, compile_specs=False).diagnostics if d.is_error]
+    assert (diag.code, diag.hint) == ("unknown-key", "did you mean 'steps'?")
+
+
+def test_defaults_are_the_declared_ones(tmp_path: Path) -> None:
+    from aira_dsl.settings.fields import build
+    from aira_dsl.sweep.model import ExecutorConfig, SweepFile
+
+    path = write(tmp_path, f"specs: [{SPEC}]\ntasks: [penguins]\n")
+    result = load_sweep(path, compile_specs=False)
+    assert result.sweep is not None, result.diagnostics
+    declared = build(SweepFile, {"specs": [str(SPEC)], "tasks": ["penguins"]})
+    assert result.sweep.executor == declared.executor == ExecutorConfig()
+    assert result.sweep.seeds == tuple(range(declared.seeds)) and result.sweep.description == declared.description
+    assert ExecutorConfig.from_dict({"kind": "slurm"}) == ExecutorConfig(kind="slurm")
+
+
+def test_slurm_memory_is_asked_in_megabytes() -> None:
+    """sbatch reads a bare ``--mem=2`` as 2 MB and refuses ``--mem=2.0``: the executor says MB."""
+    from aira_dsl.sweep.executors.slurm import SlurmExecutor
+    from aira_dsl.sweep.model import SlurmSettings
+
+    assert SlurmExecutor(SlurmSettings(mem_gb=2)).parameters("x")["mem"] == "2048M"
+    assert SlurmExecutor(SlurmSettings(mem_gb=1.5)).parameters("x")["mem"] == "1536M"
+    assert "mem" not in SlurmExecutor(SlurmSettings()).parameters("x")

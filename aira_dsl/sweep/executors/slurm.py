@@ -87,7 +87,9 @@ class SlurmExecutor(Executor):
             "cpus_per_task": s.cpus_per_job, "signal_delay_s": int(s.signal_delay),
             "array_parallelism": s.array_parallelism, "stderr_to_stdout": True,
         }
-        optional = {"partition": s.partition, "gres": s.gres, "mem": s.mem_gb, "account": s.account, "qos": s.qos}
+        # sbatch reads a bare --mem number as megabytes, and refuses a fraction: say MB explicitly.
+        mem = f"{max(1, round(s.mem_gb * 1024))}M" if s.mem_gb is not None else None
+        optional = {"partition": s.partition, "gres": s.gres, "mem": mem, "account": s.account, "qos": s.qos}
         params.update({k: v for k, v in optional.items() if v is not None})
         if s.sbatch:
             params["additional_parameters"] = {k.replace("_", "-"): v for k, v in s.sbatch.items()}
