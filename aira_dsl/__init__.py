@@ -19,7 +19,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+try:  # written by setuptools-scm when the package is built or installed (docs/releasing.md)
+    from aira_dsl._version import __version__
+except ImportError:  # a source tree used without installing it
+    __version__ = "0.0.0+unknown"
 
 _API = {
     "check_spec": "aira_dsl.compiler",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -24,6 +25,8 @@ __all__ = [
     "DiagnosticError",
     "Diagnostics",
     "Severity",
+    "json_text",
+    "printable",
     "render",
     "render_github",
     "render_json",
@@ -206,8 +209,26 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, str] | Non
     return "\n".join(out) + ("\n" if out else "")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON text (newline-terminated) that is valid UTF-8 whatever it holds.
+
+    File names on disk (a folder ``validate`` walks, files a sandboxed script made) may be bytes
+    that are no UTF-8; Python holds them as lone surrogates (PEP 383), which written as they are
+    make the output invalid UTF-8 or raise. Each becomes U+FFFD, the replacement character, so
+    a tool reading ``--format json`` always gets JSON text."""
+    return printable(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
+
+
+def printable(text: str) -> str:
+    """``text`` with every lone surrogate (an undecodable byte of a file name) as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
-    return json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False) + "\n"
+    return json_text([d.to_dict() for d in diagnostics])
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:

@@ -2,7 +2,8 @@
 
 Compares plans, not YAML text, so moving a key, reformatting, or factoring a spec into a base
 with ``extends`` shows no change, while an edit to a shared prompt fragment shows up in every
-operator that includes it. Templates get a unified diff each.
+operator that includes it. Templates get a unified diff each; an operator whose prompt now names
+another file gets one diff of the old template against the new.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class Change:
 @dataclass(frozen=True)
 class TemplateChange:
     name: str
-    status: str  # added | removed | changed
+    """The template's name; ``old -> new`` for a replaced prompt."""
+    status: str  # added | removed | changed | replaced (an operator's prompt now names another file)
     diff: str
 
 
@@ -81,14 +83,34 @@ def diff_plans(a: Plan, b: Plan, label_a: str = "a", label_b: str = "b") -> Plan
         if before != after:
             section = _SECTIONS.get(path.split(".", 1)[0], "other")
             result.changes.append(Change(section, path, before, after))
+    # An operator whose prompt moved to another file: one diff of the old template against the
+    # new, rather than the whole old file removed and the whole new one added.
+    replaced: dict[tuple[str, str], None] = {}
+    for change in result.changes:
+        parts = change.path.split(".")
+        if len(parts) == 4 and parts[0] == "operators" and parts[2] == "prompt" \
+                and isinstance(change.before, str) and isinstance(change.after, str) \
+                and change.before in a.templates and change.after in b.templates:
+            replaced[(change.before, change.after)] = None
+    paired = {name for pair in replaced for name in pair}
+    for old, new in replaced:
+        result.templates.append(TemplateChange(
+            f"{old} -> {new}", "replaced",
+            _unified(a.templates[old]["source"], b.templates[new]["source"], f"{label_a}:{old}", f"{label_b}:{new}")))
     for name in sorted(set(a.templates) | set(b.templates)):
         text_a = a.templates.get(name, {}).get("source")
         text_b = b.templates.get(name, {}).get("source")
         if text_a == text_b:
             continue
         status = "added" if text_a is None else "removed" if text_b is None else "changed"
-        diff = "".join(difflib.unified_diff(
-            (text_a or "").splitlines(keepends=True), (text_b or "").splitlines(keepends=True),
-            fromfile=f"{label_a}:{name}", tofile=f"{label_b}:{name}"))
-        result.templates.append(TemplateChange(name, status, diff))
+        if status != "changed" and name in paired:
+            continue  # shown as the other side of a replaced prompt
+        result.templates.append(TemplateChange(name, status, _unified(text_a, text_b, f"{label_a}:{name}",
+                                                                      f"{label_b}:{name}")))
     return result
+
+
+def _unified(text_a: str | None, text_b: str | None, from_file: str, to_file: str) -> str:
+    return "".join(difflib.unified_diff((text_a or "").splitlines(keepends=True),
+                                        (text_b or "").splitlines(keepends=True),
+                                        fromfile=from_file, tofile=to_file))

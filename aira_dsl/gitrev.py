@@ -73,4 +73,7 @@ def export_revision(ref: str, cwd: Path | None = None) -> tuple[Path, tempfile.T
     tmp = tempfile.TemporaryDirectory(prefix="aira-dsl-rev-")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(tmp.name, filter="data")
+    # The export is the repository's tree, so its top is the project root that allowed input
+    # paths are confined to (aira_dsl.roots): mark it as the checkout's .git would.
+    (Path(tmp.name) / ".git").mkdir(exist_ok=True)
     return Path(tmp.name) / repo_path, tmp

@@ -73,9 +73,10 @@ class HarnessPaths:
 
 
 def _default_share() -> Path:
-    """The checkout this package runs from (specs/ next to aira_dsl/), else /opt/aira-dsl."""
-    here = Path(__file__).resolve().parents[1]
-    return here if (here / "specs").is_dir() else Path("/opt/aira-dsl")
+    """The package's shipped assets (specs/, prompts/, runtimes/), in a checkout and a wheel alike."""
+    from aira_dsl.shipped import SHIPPED_DIR
+
+    return SHIPPED_DIR
 
 
 def budget_overrides(env: Mapping[str, str]) -> tuple[list[str], list[str]]:
@@ -187,10 +188,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _spec_path(spec: str, share: Path) -> Path:
+    """A spec file, or a shipped spec by name (``aira-greedy``, ``dojo/aira-mcts``,
+    ``aira-dsl:specs/aira-evo.yaml``)."""
+    from aira_dsl.shipped import is_package_ref, resolve_package_ref
+
+    if is_package_ref(spec):
+        return resolve_package_ref(spec) or Path(spec)
     candidate = Path(spec)
-    if candidate.suffix in (".yaml", ".yml") or "/" in spec:
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_absolute() or spec.startswith("."):
         return candidate
     return share / "specs" / f"{spec}.yaml"
+
+
+def _allow_share(share: Path) -> None:
+    """Add ``AIRA_DSL_HOME`` to the allowed roots (:mod:`aira_dsl.roots`) of this process.
+
+    The share is the shipped specs, prompts and runtimes copied elsewhere (``/opt/aira-dsl`` in
+    the image, which has no ``.git`` or ``pyproject.toml``): its specs name ``../prompts/...``."""
+    from aira_dsl.roots import ENV_VAR
+
+    parts = [part for part in os.environ.get(ENV_VAR, "").split(os.pathsep) if part]
+    if str(share) not in parts:
+        os.environ[ENV_VAR] = os.pathsep.join([*parts, str(share)])
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -203,6 +222,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = _parser().parse_args(argv)
     env = dict(os.environ if env is None else env)
     paths = HarnessPaths.from_env(env)
+    _allow_share(paths.share)
     paths.logs.mkdir(parents=True, exist_ok=True)
     log_file = (paths.logs / "aira-harness.log").open("a", encoding="utf-8")
 

@@ -212,8 +212,18 @@ def load_plan(path: Path, display: str | None = None) -> Plan:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise fail("unreadable-file", f"cannot read plan: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise fail("plan-invalid", f"not a valid plan file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise fail("plan-invalid", f"not a valid plan file: not UTF-8 text (byte {exc.start})") from None
+    except (ValueError, RecursionError) as exc:  # a huge integer; JSON nested past Python's stack
+        raise fail("plan-invalid", "not a valid plan file: "
+                   + ("nested too deeply" if isinstance(exc, RecursionError) else "an integer is too large")) from None
+    from aira_dsl.spec.yamlpos import number_problem
+
+    if number_problem(data) is not None:  # the limits a spec's numbers have (a plan can be edited)
+        raise fail("plan-invalid", f"not a valid plan file: {number_problem(data)}",
+                   "recompile the spec; plan files are not meant to be edited")
     if not isinstance(data, dict) or "plan_version" not in data:
         raise fail("plan-invalid", "not a plan file (no plan_version)",
                    "compile a spec with `aira-dsl compile SPEC -o plan.json`")

@@ -33,10 +33,12 @@ _COMMANDS: dict[str, tuple[str, str] | str] = {
     "grade": ("aira_dsl.cli._tasks:grade", "Check a submission and score it on a task's private answers."),
     "tasks": ("aira_dsl.cli._tasks:tasks", "Bundled offline tasks: list, prepare, show, preview."),
     "exec": ("aira_dsl.cli._exec:exec_command", "Run one script in a sandbox, as the runtime would."),
-    "view": ("aira_dsl.cli._report:view", "Write a run's self-contained HTML viewer (graph, code, scores)."),
+    "view": ("aira_dsl.cli._view:view", "A run's HTML viewer, a sweep's index of runs; --serve follows live runs."),
     "runs": ("aira_dsl.cli._report:runs", "List runs in a folder: spec, task, seed, status, scores, cost."),
     "report": ("aira_dsl.cli._report:report", "Aggregate runs: medal rates with bootstrap CIs, selection gap."),
+    "export": ("aira_dsl.cli._report:export", "Export runs to MLflow or W&B (offline): params, metrics, artifacts."),
     "sweep": ("aira_dsl.cli._sweep:sweep", "Run grids of specs × tasks × seeds on local, SLURM or Ray."),
+    "lsp": ("aira_dsl.cli._lsp:lsp_command", "Language server for editors: validate's checks as you type."),
 }
 
 
@@ -93,11 +95,24 @@ def cli() -> None:
     """
 
 
+_USER_ERRORS = (("aira_dsl.llm.errors", "LLMError"), ("aira_dsl.settings.model", "ModelConfigError"))
+"""Exceptions that are the user's problem (an endpoint, a key), shown as a diagnostic."""
+
+
+def _user_error(exc: Exception) -> Any:
+    """``exc`` when it is one of :data:`_USER_ERRORS`, else None. An exception can only be an
+    instance of a class whose module was imported, so this imports nothing: ``validate`` need
+    not load the LLM client's modules to report its errors."""
+    for module_name, class_name in _USER_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return exc
+    return None
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     from aira_dsl.diagnostics import EXIT_USAGE, DiagnosticError, render
-    from aira_dsl.llm.errors import LLMError
-    from aira_dsl.settings.model import ModelConfigError
 
     try:
         return cli.main(args=argv, prog_name="aira-dsl", standalone_mode=False)
@@ -112,15 +127,16 @@ def main(argv: list[str] | None = None) -> Any:
     except DiagnosticError as exc:
         sys.stderr.write(render(exc.diagnostics, "text", stream=sys.stderr))
         sys.exit(EXIT_USAGE)
-    except (LLMError, ModelConfigError) as exc:  # unreachable endpoint, missing key, replay miss
-        sys.stderr.write(render([exc.to_diagnostic()], "text", stream=sys.stderr))
-        sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:
+        known = _user_error(exc)
+        if known is not None:  # unreachable endpoint, missing key, replay miss
+            sys.stderr.write(render([known.to_diagnostic()], "text", stream=sys.stderr))
+            sys.exit(EXIT_USAGE)
         if os.environ.get("AIRA_DSL_DEBUG"):
             traceback.print_exc()
         else:

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
+from aira_dsl.cli._models import load_env_file, model_options
 from aira_dsl.diagnostics import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Diagnostic, DiagnosticError, render
 from aira_dsl.plan import Plan
 
@@ -26,9 +27,11 @@ def _fail(diagnostics: list[Diagnostic], code: int) -> NoReturn:
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the plan here (default: stdout).")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=SET_HELP)
+@model_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               show_default=True, help="Format of diagnostics.")
-def compile_command(spec: Path, output: Path | None, overrides: tuple[str, ...], fmt: str) -> None:
+def compile_command(spec: Path, output: Path | None, overrides: tuple[str, ...], model_choices: tuple[str, ...],
+                    model_settings: tuple[str, ...], env_file: Path | None, no_env_file: bool, fmt: str) -> None:
     """Check SPEC and lower it to a plan (the JSON the runtime executes).
 
     The plan holds every default, durations in seconds, resolved models (environment variable
@@ -42,12 +45,14 @@ def compile_command(spec: Path, output: Path | None, overrides: tuple[str, ...],
     Examples:
       aira-dsl compile specs/aira-greedy.yaml -o plan.json
       aira-dsl compile specs/aira-greedy.yaml --set policy.num_drafts=3 --set budget.steps=50
+      aira-dsl compile specs/aira-greedy.yaml --model coder=vllm/Qwen/Qwen2.5-Coder-32B-Instruct
     """
     from aira_dsl.compiler import compile_spec
 
     if not spec.is_file():
         raise click.UsageError(f"{spec}: no such file")
-    result = compile_spec(spec, overrides=overrides)
+    load_env_file(env_file, no_env_file, spec)
+    result = compile_spec(spec, overrides=overrides, models=model_choices, model_settings=model_settings)
     diagnostics = result.diagnostics.sorted()
     if diagnostics:
         sys.stderr.write(render(diagnostics, fmt, stream=sys.stderr))
@@ -68,10 +73,12 @@ def compile_command(spec: Path, output: Path | None, overrides: tuple[str, ...],
     sys.exit(EXIT_OK)
 
 
-def _load(ref: str, overrides: tuple[str, ...] = ()) -> Plan:
+def _load(ref: str, overrides: tuple[str, ...] = (), models: tuple[str, ...] = (),
+          model_settings: tuple[str, ...] = ()) -> Plan:
     from aira_dsl.compiler import load_plan_or_spec
 
-    return load_plan_or_spec(ref, overrides=overrides, env_mode="warn")
+    return load_plan_or_spec(ref, overrides=overrides, env_mode="warn", models=models,
+                             model_settings=model_settings)
 
 
 @contextmanager
@@ -107,9 +114,11 @@ def _read_context(path: Path) -> Any:
 @click.option("--context", "context_file", type=click.Path(path_type=Path),
               help="YAML or JSON context (default: the documented sample for the operator's kind).")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=SET_HELP)
+@model_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def render_command(spec: str, operator: str, context_file: Path | None, overrides: tuple[str, ...],
-                   fmt: str) -> None:
+                   model_choices: tuple[str, ...], model_settings: tuple[str, ...], env_file: Path | None,
+                   no_env_file: bool, fmt: str) -> None:
     """Show exactly the messages OPERATOR of SPEC (a spec or plan) sends to the model.
 
     Without --context, the shipped sample context of the operator's kind is used (see
@@ -126,7 +135,8 @@ def render_command(spec: str, operator: str, context_file: Path | None, override
     from aira_dsl.spec.schema_check import did_you_mean
     from aira_dsl.templates import load_sample_context, validate_context
 
-    plan = _load(spec, overrides)
+    load_env_file(env_file, no_env_file, spec)
+    plan = _load(spec, overrides, model_choices, model_settings)
     op = plan.operators.get(operator)
     if op is None:
         guess = did_you_mean(operator, plan.operators)
@@ -174,7 +184,7 @@ def diff_command(a: str, b: str, fmt: str) -> None:
     Examples:
       aira-dsl diff specs/aira-greedy.yaml specs/aira-greedy-no-memory.yaml
       aira-dsl diff HEAD~1:specs/aira-greedy.yaml specs/aira-greedy.yaml
-      aira-dsl diff old-plan.json specs/aira-mcts.yaml --format json
+      aira-dsl diff plan.json specs/aira-mcts.yaml --format json
     """
     from aira_dsl.diffing import diff_plans
 

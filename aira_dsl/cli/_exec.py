@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import sys
@@ -12,12 +11,12 @@ from typing import Any, NoReturn
 
 import click
 
-from aira_dsl.diagnostics import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from aira_dsl.diagnostics import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, json_text, printable
 
 
 def _fail(fmt: str, message: str, hint: str | None) -> NoReturn:
     if fmt == "json":
-        sys.stdout.write(json.dumps({"error": message, "hint": hint}, indent=2) + "\n")
+        sys.stdout.write(json_text({"error": message, "hint": hint}))
     click.echo(f"aira-dsl exec: error: {message}", err=True)
     if hint:
         click.echo(f"  hint: {hint}", err=True)
@@ -78,9 +77,13 @@ def exec_command(script: Path, args: tuple[str, ...], profile_name: str, data_di
     Exit codes: 0 the script succeeded; 1 it failed, timed out or hit the memory limit;
     2 usage error or the sandbox could not run (message and hint on stderr).
 
+    --data is a task's public folder: `aira-dsl tasks prepare penguins` writes the bundled one
+    under ~/.cache/aira-dsl/tasks ($AIRA_DSL_CACHE if set), and `aira-dsl tasks show penguins`
+    prints where it is.
+
     \b
     Examples:
-      aira-dsl exec solution.py --data tasks/penguins/public --timeout 30s --memory 2g
+      aira-dsl exec solution.py --data ~/.cache/aira-dsl/tasks/penguins/public --timeout 30s --memory 2g
       aira-dsl exec train.py --sandbox docker-gpu --gpus 1 --format json
       aira-dsl exec probe.py --sandbox local-unsafe -- --verbose
     """
@@ -130,11 +133,12 @@ def exec_command(script: Path, args: tuple[str, ...], profile_name: str, data_di
     if fmt == "json":
         payload = {**result.to_dict(), "ok": result.ok, "limits": limits.to_dict(),
                    "sandbox": sandbox.describe(), "workspace": str(kept) if kept else None}
-        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(payload))
     else:
         sys.stdout.write(result.output)
         if result.output and not result.output.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
-        click.echo(_summary(result, limits, kept), err=True)
+        # file names the script made may be no UTF-8: shown with U+FFFD, as in the JSON
+        click.echo(printable(_summary(result, limits, kept)), err=True)
     sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)

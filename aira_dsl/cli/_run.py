@@ -11,18 +11,36 @@ from typing import Any
 
 import click
 
+from aira_dsl.cli._models import load_env_file, model_options
 from aira_dsl.diagnostics import EXIT_FINDINGS, EXIT_OK, Diagnostic, DiagnosticError
 
 SET_HELP = "Override a spec value, e.g. --set budget.steps=20 (repeatable)."
 
 
-def _endpoint_problem(plan: Any, base_url: str | None) -> str | None:
-    """Why no model can be reached, before any work starts (None when it looks configured)."""
+_NO_ENDPOINT_HINT = ("export OPENAI_API_KEY=... for OpenAI, or OPENAI_BASE_URL=http://host:port/v1 (and a key, any "
+                     "text for servers that need none) for vLLM, SGLang, Ollama, llama.cpp or LM Studio; "
+                     "`aira-dsl demo` runs the whole pipeline offline with scripted answers")
+
+
+def _endpoint_problem(plan: Any, base_url: str | None) -> Diagnostic | None:
+    """Why no model can be reached, before any work starts (None when it looks configured).
+
+    A model whose key variable is unset could only fail each node, so the run is refused before
+    its directory is made: with the general hint when no endpoint is named at all, else naming
+    the model, its endpoint and the variable (a provider's, say).
+    """
     for model in plan.models.values():
-        if not (base_url or model.base_url or os.environ.get("OPENAI_BASE_URL")) and \
-                model.api_key_env is not None and not os.environ.get(model.api_key_env):
-            return (f"no model endpoint is configured for model '{model.name}' ({model.model}): "
-                    f"{model.api_key_env} is not set")
+        if model.api_key_env is None or os.environ.get(model.api_key_env):
+            continue
+        if not (base_url or model.base_url or os.environ.get("OPENAI_BASE_URL")):
+            return Diagnostic("no-endpoint", f"no model endpoint is configured for model '{model.name}' "
+                              f"({model.model}): {model.api_key_env} is not set", hint=_NO_ENDPOINT_HINT)
+        where = (base_url or model.endpoint).rstrip("/")
+        return Diagnostic("no-endpoint", f"{model.api_key_env} is not set: model '{model.name}' ({model.model} at "
+                          f"{where}) needs an API key",
+                          hint=f"export {model.api_key_env}=<your key> or put it in a .env file (read from the "
+                               f"working folder or the spec's project); api_key_env: null (-M {model.name}."
+                               "api_key_env=null) for a server that checks no key")
     return None
 
 
@@ -75,6 +93,7 @@ def _execute(plan: Any, options: Any, *, resume: bool, fmt: str) -> Any:
 @click.option("--seed", type=int, default=None, help="Seeds every random choice of the policy (default 0; a "
               "resumed run keeps its own).")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=SET_HELP)
+@model_options
 @click.option("--llm-cache", type=click.Choice(["off", "record", "replay"]), default=None,
               help="Record model answers, or replay a recording offline (default off; a resumed run keeps "
                    "its own).")
@@ -97,7 +116,8 @@ def _execute(plan: Any, options: Any, *, resume: bool, fmt: str) -> Any:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json prints the final summary as JSON (progress lines still go to stderr).")
 def run_command(spec: str | None, task_ref: str | None, workers: int | None, out: Path | None, seed: int | None,
-                overrides: tuple[str, ...], llm_cache: str | None, llm_cache_path: Path | None, resume_dir: Path | None,
+                overrides: tuple[str, ...], model_choices: tuple[str, ...], model_settings: tuple[str, ...],
+                env_file: Path | None, no_env_file: bool, llm_cache: str | None, llm_cache_path: Path | None, resume_dir: Path | None,
                 mlebench_data_dir: Path | None, hidden_validation: float | None, base_url: str | None,
                 gpu_list: str | None, task_option_pairs: tuple[str, ...], competition_id: str | None,
                 direction: str | None, fmt: str) -> None:
@@ -108,16 +128,20 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
     valid node changes). A killed run continues with --resume RUN_DIR, losing no finished node.
 
     Models are reached through their base_url, else $OPENAI_BASE_URL, with the key from the
-    variable their api_key_env names (default OPENAI_API_KEY).
+    variable their api_key_env names (default OPENAI_API_KEY). --model NAME=PROVIDER/MODEL picks
+    the model of the spec's entry NAME (providers: docs/llm.md); the choice is part of the plan
+    and its hash. A .env file in the working folder (or the spec's project) is read first; set
+    variables win.
 
     \b
     Examples:
       aira-dsl run specs/aira-greedy.yaml --task penguins --workers 2
       OPENAI_BASE_URL=http://127.0.0.1:8000/v1 aira-dsl run specs/aira-mcts.yaml --task diabetes
       aira-dsl run plan.json --task ./my-task --set budget.steps=50 --seed 3
-      aira-dsl run specs/aira-greedy.yaml --task mlebench:spooky-author-identification --mlebench-data-dir DIR
-      aira-dsl run specs/aira-greedy.yaml --task mlebench-public:/home/data --competition-id ID
-      aira-dsl run --resume runs/20261126-101500_aira-greedy_penguins_ab12cd
+      aira-dsl run specs/aira-greedy.yaml --task penguins --model coder=openrouter/openai/gpt-4o -M coder.temperature=0.5
+      aira-dsl run specs/aira-greedy.yaml --task mlebench:spooky-author-identification --mlebench-data-dir <dir>
+      aira-dsl run specs/aira-greedy.yaml --task mlebench-public:/home/data --competition-id <id>
+      aira-dsl run --resume runs/<run>
     """
     from aira_dsl.compiler import load_plan_or_spec
     from aira_dsl.runtime.engine import EngineError
@@ -132,10 +156,11 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
         except ValueError:
             raise click.UsageError(f"--gpus takes comma-separated GPU ids, e.g. 0,1 (got {gpu_list!r})") from None
     task_options = _task_options(task_option_pairs, competition_id, direction)
+    load_env_file(env_file, no_env_file, spec)
     if resume_dir is not None:
         _refuse_live_run(RunDir(resume_dir))
-        if overrides:
-            raise click.UsageError("--set cannot change a run being resumed (its plan is frozen)")
+        if overrides or model_choices or model_settings:
+            raise click.UsageError("--set, --model and -M cannot change a run being resumed (its plan is frozen)")
         if spec is not None:
             raise click.UsageError("--resume continues the run with its own plan: leave out SPEC")
         try:
@@ -151,7 +176,8 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
             raise click.UsageError("give a SPEC (or a plan file), or --resume RUN_DIR")
         if not task_ref:
             raise click.UsageError("give the task to solve with --task (e.g. --task penguins; see `aira-dsl tasks list`)")
-        plan = load_plan_or_spec(spec, overrides=overrides, env_mode="error")
+        plan = load_plan_or_spec(spec, overrides=overrides, env_mode="error", models=model_choices,
+                                 model_settings=model_settings)
         out = out or default_run_dir(plan.name, Path(task_ref).name if os.sep in task_ref else task_ref)
         _refuse_live_run(RunDir(out))
         if RunDir(out).exists():
@@ -161,12 +187,8 @@ def run_command(spec: str | None, task_ref: str | None, workers: int | None, out
                              hidden_validation=hidden_validation, base_url=base_url, gpus=gpus,
                              task_options=task_options)
     problem = _endpoint_problem(plan, options.base_url) if options.llm_cache != "replay" else None
-    if problem:
-        raise DiagnosticError(Diagnostic(
-            "no-endpoint", problem,
-            hint="export OPENAI_API_KEY=... for OpenAI, or OPENAI_BASE_URL=http://host:port/v1 (and a key, any "
-                 "text for servers that need none) for vLLM, SGLang, Ollama, llama.cpp or LM Studio; "
-                 "`aira-dsl demo` runs the whole pipeline offline with scripted answers"))
+    if problem is not None:
+        raise DiagnosticError(problem)
     summary = _execute(plan, options, resume=resume_dir is not None, fmt=fmt)
     _print_summary(summary, fmt)
     sys.exit(EXIT_OK if summary.status != "failed" else EXIT_FINDINGS)
@@ -232,13 +254,13 @@ def demo_command(out: Path | None, task_ref: str, workers: int, steps: int, fmt:
 
 
 def _demo_spec() -> Path:
-    """specs/demo.yaml of the repository this package runs from."""
-    here = Path(__file__).resolve()
-    for folder in here.parents:
-        candidate = folder / "specs" / "demo.yaml"
-        if candidate.is_file():
-            return candidate
-    raise DiagnosticError(Diagnostic("demo-missing", "specs/demo.yaml was not found next to the package",
-                                     hint="run the demo from a checkout of aira-dsl (pip install -e .)"))
+    """The shipped demo spec (package data, so a wheel has it too)."""
+    from aira_dsl.shipped import shipped_path
+
+    spec = shipped_path("specs", "demo.yaml")
+    if not spec.is_file():
+        raise DiagnosticError(Diagnostic("demo-missing", f"the shipped demo spec {spec} is missing",
+                                         hint="reinstall aira-dsl (pip install --force-reinstall aira-dsl)"))
+    return spec
 
 

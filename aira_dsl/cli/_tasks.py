@@ -102,7 +102,7 @@ def grade(task_ref: str, submission: Path, fmt: str, mlebench_data_dir: Path | N
 
     \b
     Examples:
-      aira-dsl grade --task penguins submission.csv
+      aira-dsl grade --task penguins runs/<run>/best/submission.csv
       aira-dsl grade --task ./my-task/ submission.csv --format json
       aira-dsl grade --task mlebench:spaceship-titanic --mlebench-data-dir ~/mle-data sub.csv
     """
@@ -126,7 +126,7 @@ def tasks() -> None:
     Examples:
       aira-dsl tasks list
       aira-dsl tasks prepare                 # all bundled tasks into the cache
-      aira-dsl tasks prepare penguins --force --cache-dir /tmp/tasks
+      aira-dsl tasks prepare penguins --force --cache-dir ./cache
       aira-dsl tasks show digits --format json
       aira-dsl tasks preview penguins --max-chars 2000
     """
@@ -157,12 +157,14 @@ def list_command(fmt: str, cache_dir: Path | None) -> None:
     if fmt == "json":
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
-    width = max(len(r["id"]) for r in rows)
-    kind_width = max(len(r["kind"]) for r in rows)
+    width = max(len(r["id"]) for r in [*rows, {"id": "ID"}])
+    kind_width = max(len(r["kind"]) for r in [*rows, {"kind": "KIND"}])
+    metric_width = max(9, *(len(r["metric"]) for r in rows))
+    click.echo(f"{'ID':<{width}}  {'KIND':<{kind_width}}  {'METRIC':<{metric_width}}  {'STATUS':<12}  NAME")
     for row in rows:
         prepared = "prepared" if row["prepared"] else "not prepared"
-        click.echo(f"{row['id']:<{width}}  {row['kind']:<{kind_width}}  {row['metric']:<9}  {prepared:<12}  "
-                   f"{row['name']}")
+        click.echo(f"{row['id']:<{width}}  {row['kind']:<{kind_width}}  {row['metric']:<{metric_width}}  "
+                   f"{prepared:<12}  {row['name']}")
     click.echo(f"\ncache: {cache}  (thresholds are reference thresholds, not Kaggle medals)", err=True)
 
 

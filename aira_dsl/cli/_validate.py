@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aira_dsl.diagnostics import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Severity, render
+from aira_dsl.diagnostics import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Severity, json_text, printable, render
 
 FORMATS = click.Choice(["text", "json", "github"])
 
@@ -18,12 +18,17 @@ FORMATS = click.Choice(["text", "json", "github"])
               help="text for people, json for tools, github for workflow annotations.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems, no summary line.")
-def validate(paths: tuple[Path, ...], fmt: str, strict: bool, quiet: bool) -> None:
-    """Check agent specs, tasks and sandbox profiles, offline.
+@click.option("--skip-unknown", is_flag=True,
+              help="Skip named files that are no aira-dsl document (a CI workflow, a compose file) instead "
+                   "of reporting them, as files found in a folder are; the pre-commit hook passes this.")
+def validate(paths: tuple[Path, ...], fmt: str, strict: bool, quiet: bool, skip_unknown: bool) -> None:
+    """Check agent specs, tasks, sandbox profiles, sweeps, plans and prompt templates, offline.
 
     PATHS are files or folders; folders are searched for *.yaml / *.yml files, whose kind
-    (agent spec, task.yaml, runtimes/ profile) is recognised by their content. Every check
-    that `compile` runs is run here, with no API key and no container.
+    (agent spec, task.yaml, runtimes/ profile, sweep, plan) is recognised by their content.
+    A prompt template (*.j2) is checked for Jinja syntax and, through the specs of its project
+    that use it, for the variables of their operators' kinds. Every check that `compile` runs
+    is run here, with no API key and no container.
 
     \b
     Exit codes: 0 clean (warnings allowed), 1 findings, 2 usage or environment error.
@@ -32,35 +37,40 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool, quiet: bool) -> No
     Examples:
       aira-dsl validate specs/
       aira-dsl validate specs/aira-greedy.yaml --format json
+      aira-dsl validate prompts/aira/draft.j2
+      aira-dsl validate --skip-unknown $(git ls-files '*.yaml' '*.yml' '*.j2')   # as the pre-commit hook
       aira-dsl validate . --format github     # annotations in GitHub Actions
     """
     from aira_dsl.validation import validate_paths
 
     if not paths:
         raise click.UsageError("give at least one spec file or folder, e.g. `aira-dsl validate specs/`")
-    reports, problems = validate_paths(paths)
+    skipped: list[str] = []
+    reports, problems = validate_paths(paths, skip_unknown=skip_unknown, skipped=skipped)
     # A base spec's problems are found once per spec extending it: show each once.
     diagnostics = list(dict.fromkeys(d for r in reports for d in r.diagnostics))
     out = sys.stdout
     if fmt == "json":
-        import json
-
         payload = {"files": [{"path": r.path, "kind": r.kind, "errors": r.errors, "warnings": r.warnings}
                              for r in reports],
                    "diagnostics": [d.to_dict() for d in diagnostics],
-                   "usage_errors": problems}
-        out.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+                   "usage_errors": problems,
+                   "skipped": skipped}
+        out.write(json_text(payload))  # valid UTF-8 even for file names that are not
     else:
         text = render(diagnostics, fmt, stream=out)
         if text:
-            out.write(text)
+            out.write(printable(text))
+            out.flush()  # before the summary on stderr: pre-commit and CI logs show both in one stream
         for problem in problems:
-            click.echo(f"aira-dsl validate: {problem}", err=True)
+            click.echo(printable(f"aira-dsl validate: {problem}"), err=True)
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
-    if fmt == "text" and not quiet and reports:
+    if fmt == "text" and not quiet and (reports or skipped):
+        note = (f" (skipped {len(skipped)} file{'s' * (len(skipped) != 1)} that {'are' if len(skipped) != 1 else 'is'} "
+                "no aira-dsl document)") if skipped else ""
         click.echo(f"checked {len(reports)} file{'s' * (len(reports) != 1)}: "
-                   f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}",
+                   f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}{note}",
                    err=True)
     if problems:
         sys.exit(EXIT_USAGE)

@@ -33,14 +33,22 @@ class CompileResult:
 
 
 def check_spec(path: str | os.PathLike[str], *, env: Callable[[str], str | None] | None = None,
-               env_mode: str = "warn", overrides: Sequence[str] = ()) -> CompileContext:
-    """Load and check a spec; the context holds the typed spec, checked parts and diagnostics."""
+               env_mode: str = "warn", overrides: Sequence[str] = (), models: Sequence[str] = (),
+               model_settings: Sequence[str] = ()) -> CompileContext:
+    """Load and check a spec; the context holds the typed spec, checked parts and diagnostics.
+
+    ``models`` (``NAME=PROVIDER/MODEL``) and ``model_settings`` (``NAME.KEY=VALUE``) are the
+    ``--model``/``-M`` sugar (:mod:`.model_choice`), applied before ``overrides`` (``--set``).
+    """
+    from aira_dsl.compiler.model_choice import apply_model_choices, resolve_providers, uses_providers
+
     ctx = CompileContext(loaded=load_spec(path, env=env, env_mode=env_mode))
-    if overrides and ctx.doc.data is not None:
-        # Overrides edit the document: work on a copy (loaded documents may be shared).
-        doc = ctx.doc
+    doc = ctx.doc
+    if doc.data is not None and (overrides or models or model_settings or uses_providers(doc.data)):
+        # Overrides and providers edit the document: work on a copy (loaded documents may be shared).
         doc.data = copy.deepcopy(doc.data)
         doc.spans, doc.key_spans, doc.scalars = dict(doc.spans), dict(doc.key_spans), dict(doc.scalars)
+        ctx.diagnostics.extend(apply_model_choices(doc, models, model_settings))
         parsed: list[Override] = []
         for text in overrides:
             item = parse_override(text)
@@ -51,24 +59,29 @@ def check_spec(path: str | os.PathLike[str], *, env: Callable[[str], str | None]
         ctx.diagnostics.extend(apply_overrides(ctx.doc, parsed))
         if ctx.diagnostics.has_errors:
             ctx.stop = True
+        ctx.diagnostics.extend(resolve_providers(doc, env or os.environ.get, env_mode))
     return run_checks(ctx, CHECK_PASSES)
 
 
 def compile_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = (),
-                 env: Callable[[str], str | None] | None = None, env_mode: str = "error") -> CompileResult:
+                 env: Callable[[str], str | None] | None = None, env_mode: str = "error",
+                 models: Sequence[str] = (), model_settings: Sequence[str] = ()) -> CompileResult:
     """Check and lower a spec. ``plan`` is None when there were errors."""
     from aira_dsl.compiler.lower import lower  # not needed by `validate`: imported on demand
 
-    ctx = check_spec(path, env=env, env_mode=env_mode, overrides=overrides)
+    ctx = check_spec(path, env=env, env_mode=env_mode, overrides=overrides, models=models,
+                     model_settings=model_settings)
     plan = lower(ctx) if not ctx.stop and not ctx.diagnostics.has_errors else None
     return CompileResult(plan=plan, diagnostics=ctx.diagnostics, context=ctx)
 
 
 def load_plan_or_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] = (),
-                      env_mode: str = "error") -> Plan:
+                      env_mode: str = "error", models: Sequence[str] = (),
+                      model_settings: Sequence[str] = ()) -> Plan:
     """A plan from a plan file or a spec (compiled now). Raises DiagnosticError on problems.
 
-    Overrides cannot be applied to a plan file (it is frozen); that is a usage error.
+    Overrides (``--set``, ``--model``, ``-M``) cannot be applied to a plan file (it is frozen);
+    that is a usage error.
     """
     from aira_dsl.plan import is_plan_file, load_plan
 
@@ -76,11 +89,14 @@ def load_plan_or_spec(path: str | os.PathLike[str], *, overrides: Sequence[str] 
     if not fs_path.exists():
         raise DiagnosticError(Diagnostic("unreadable-file", "no such file", file=str(path)))
     if is_plan_file(fs_path):
-        if overrides:
-            raise DiagnosticError(Diagnostic("bad-override", "--set cannot change a compiled plan",
+        given = [flag for flag, values in (("--set", overrides), ("--model", models), ("-M", model_settings))
+                 if values]
+        if given:
+            raise DiagnosticError(Diagnostic("bad-override", f"{'/'.join(given)} cannot change a compiled plan",
                                              file=str(path), hint="pass the spec instead of the plan"))
         return load_plan(fs_path)
-    result = compile_spec(path, overrides=overrides, env_mode=env_mode)
+    result = compile_spec(path, overrides=overrides, env_mode=env_mode, models=models,
+                          model_settings=model_settings)
     if result.plan is None:
         raise DiagnosticError(result.diagnostics.sorted())
     return result.plan

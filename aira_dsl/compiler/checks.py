@@ -17,6 +17,9 @@ from typing import Any
 from aira_dsl.compiler.context import CompileContext, TemplateRef
 from aira_dsl.diagnostics import Diagnostic, Severity
 from aira_dsl.kinds import get_kind, kind_names, role_kinds
+from aira_dsl.overlay import file_identity
+from aira_dsl.roots import OUTSIDE_CODE, allowed_roots, check_inside, is_inside, outside_hint, realpath
+from aira_dsl.shipped import is_package_ref, resolve_package_ref, shipped_path
 from aira_dsl.spec.model import POLICY_ROLES, PromptSpec, SettingError, build_spec
 from aira_dsl.spec.schema_check import did_you_mean, load_packaged_schema, schema_diagnostics
 from aira_dsl.spec.yamlpos import Path
@@ -53,20 +56,41 @@ _PATCHED_SCHEMAS: dict[tuple[str, ...], dict[str, Any]] = {}
 
 
 def check_schema(ctx: CompileContext) -> None:
-    """The JSON Schema; semantic passes are skipped for a file whose schema check failed.
+    """The JSON Schema; the semantic passes then run on the parts that passed it.
 
     A spec whose ``extends`` was resolved is checked as the merged whole: the schema's
     "complete spec" requirements (models, operators, each operator's kind...) then apply, while
     an editor checking the file alone lets them come from the base.
+
+    Every problem of a file is reported in one run (docs/spec-language.md): when the schema
+    refuses part of the spec, that part is taken out (:func:`~aira_dsl.compiler.repair.passed_parts`)
+    and the later passes check the rest, skipping relations that involve a refused part.
     """
+    import dataclasses
+
+    from aira_dsl.compiler.repair import passed_parts
+    from aira_dsl.spec.schema_check import compiled_validator
+
     data = ctx.doc.data
     if len(ctx.loaded.chain) > 1 and isinstance(data, dict):
         data = {k: v for k, v in data.items() if k != "extends"}
-    found = schema_diagnostics(ctx.doc, agent_schema(), data)
+    schema = agent_schema()
+    found = schema_diagnostics(ctx.doc, schema, data)
     ctx.diagnostics.extend(found)
     if any(d.is_error for d in found):
-        ctx.stop = True
-        return
+        if not isinstance(data, dict):
+            ctx.stop = True
+            return
+        try:
+            usable, removed = passed_parts(data, compiled_validator(schema))
+        except (KeyError, IndexError, TypeError, ValueError, RecursionError):
+            usable, removed = None, set()  # best effort: never worse than stopping here
+        if usable is None:
+            ctx.stop = True
+            return
+        ctx.removed = removed
+        # A new document object: the loaded one (which editors may hold) keeps what was written.
+        ctx.loaded = dataclasses.replace(ctx.loaded, document=dataclasses.replace(ctx.doc, data=usable))
     try:
         ctx.spec = build_spec(ctx.doc.data)
     except SettingError as exc:  # what a schema cannot say: "0s" as a limit, a malformed URL
@@ -147,7 +171,7 @@ def check_model_refs(ctx: CompileContext) -> None:
         return  # a spec extending this one may define the model
     models = list(ctx.spec.models)
     for name, op in ctx.spec.operators.items():
-        if op.model not in ctx.spec.models:
+        if op.model not in ctx.spec.models and not (("models",) in ctx.removed or ctx.refused("models", op.model)):
             guess = did_you_mean(op.model, models)
             hint = f"did you mean '{guess}'?" if guess else (
                 f"defined models: {', '.join(models)}" if models else "add it under `models:`")
@@ -164,6 +188,8 @@ def check_policy_roles(ctx: CompileContext) -> None:
     policy = spec.policy
     operators = spec.operators
     for role, target in policy.use.items():
+        if target not in operators and ctx.refused("operators", target):
+            continue  # the schema refused that operator: already reported
         if target not in operators:
             guess = did_you_mean(target, operators)
             ctx.error("unknown-operator", f"policy.use.{role} names operator '{target}', which is not defined",
@@ -176,6 +202,8 @@ def check_policy_roles(ctx: CompileContext) -> None:
     for role in POLICY_ROLES[policy.kind]:
         if role in policy.use:
             continue
+        if role not in operators and (ctx.refused("operators", role) or ctx.refused("policy", "use")):
+            continue  # the operator (or the binding) was refused by the schema: already reported
         if role not in operators:
             candidates = [n for n, op in operators.items() if _plays(op.kind, role)]
             hint = (f"bind one with `use: {{{role}: {candidates[0]}}}`" if candidates
@@ -234,20 +262,26 @@ def check_expressions(ctx: CompileContext) -> None:
 
 
 def _uses_review(ctx: CompileContext) -> bool:
-    spec = ctx.spec
-    assert spec is not None
-    texts = [spec.fitness.metric, spec.fitness.buggy, spec.fitness.value]
-    return any("review." in t or t.strip() == "review" for t in texts)
+    """Whether a checked fitness expression reads ``review`` or ``review.*`` (names in its AST:
+    a string literal such as ``'review.x'`` is text, not a read)."""
+    from aira_dsl.expr import names_used
+
+    return any(path[0] == "fitness" and any(name == "review" or name.startswith("review.")
+                                            for name in names_used(expr))
+               for path, expr in ctx.expressions.items())
 
 
 def check_analyze(ctx: CompileContext) -> None:
-    """Fitness that reads ``review.*`` needs an operator that produces the review."""
+    """Fitness that reads ``review.*`` needs an operator that produces the review (runs after
+    :func:`check_expressions`, whose parsed expressions it reads)."""
     spec = ctx.spec
     assert spec is not None
     if spec.abstract or spec.policy is None:
         return
     analyze_name = spec.policy.role("analyze")
     op = spec.operators.get(analyze_name)
+    if ctx.refused("operators", analyze_name) or ctx.refused("policy", "use"):
+        return  # the schema refused the operator or its binding: already reported
     if _uses_review(ctx) and (op is None or op.kind != "analyze"):
         path: Path = ("fitness",) if "fitness" in ctx.doc.data else ("operators",)
         ctx.error("missing-analyze", "the fitness rules read review.*, but no analyze operator is defined",
@@ -303,10 +337,10 @@ def _files_fingerprint(files: list[FsPath]) -> tuple[object, ...]:
     entries: list[object] = []
     for file in files:
         try:
-            stat = os.stat(file)
+            identity = file_identity(file)  # an editor's unsaved text counts as a change
         except OSError:
             return ()
-        entries.append((str(file), stat.st_size, stat.st_mtime_ns))
+        entries.append((str(file), *identity))
     return tuple(entries)
 
 
@@ -326,34 +360,39 @@ def _template_files(path: FsPath, roots: list[FsPath]) -> list[FsPath] | None:
     return None if any(f is None for f in files) else [f for f in files if f is not None]
 
 
-def _check_template_cached(path: FsPath, kind: str, roots: list[FsPath], var_names: list[str]) -> list[Diagnostic]:
+def _check_template_cached(path: FsPath, kind: str, roots: list[FsPath],
+                           var_names: list[str]) -> tuple[list[Diagnostic], list[FsPath]]:
     """``check_template``, memoised per process while none of the files it read changes (a
-    folder of specs shares a handful of templates). Templates with errors are not memoised."""
+    folder of specs shares a handful of templates), and the files the template includes (what
+    :func:`_included_files` says, worked out once for both). Templates with errors are not
+    memoised."""
     from aira_dsl.templates import check_template
 
-    key = (str(path.resolve()), kind, tuple(map(str, roots)), tuple(var_names))
+    key = (realpath(path), kind, tuple(map(str, roots)), tuple(var_names))
     cached = _TEMPLATE_CHECKS.get(key)
     if cached is not None:
         files = [FsPath(str(entry[0])) for entry in cached[0] if isinstance(entry, tuple)]
         if cached[0] and _files_fingerprint(files) == cached[0]:
-            return list(cached[1])
+            return list(cached[1]), files[1:]
     found = check_template(path, kind, search_paths=roots, var_names=var_names)
-    if not any(d.is_error for d in found):
-        files_used = _template_files(path, roots)
-        if files_used:
-            if len(_TEMPLATE_CHECKS) > 1024:
-                _TEMPLATE_CHECKS.clear()
-            _TEMPLATE_CHECKS[key] = (_files_fingerprint(files_used), list(found))
-    return found
+    files_used = _template_files(path, roots)
+    if files_used and not any(d.is_error for d in found):
+        if len(_TEMPLATE_CHECKS) > 1024:
+            _TEMPLATE_CHECKS.clear()
+        _TEMPLATE_CHECKS[key] = (_files_fingerprint(files_used), list(found))
+    return found, files_used[1:] if files_used is not None else _included_files(path, None, roots)
 
 
 def check_prompts(ctx: CompileContext) -> None:
-    """Prompt files exist, and each template only uses what its operator kind provides."""
+    """Prompt files exist inside the allowed roots (:mod:`aira_dsl.roots`: their text goes to the
+    model endpoint and into diagnostics), and each template only uses what its operator kind
+    provides. Shared-fragment folders outside the allowed roots are not searched."""
     from aira_dsl.templates import check_template_source
 
     spec = ctx.spec
     assert spec is not None
     var_names = list(spec.vars)
+    roots_of: dict[FsPath, tuple[FsPath, ...]] = {}  # allowed roots per owner file: a few files, many prompts
     for name, op in spec.operators.items():
         for role in ("system", "user"):
             value = getattr(op.prompt_parts, role)
@@ -361,26 +400,118 @@ def check_prompts(ctx: CompileContext) -> None:
                 continue
             path: Path = ("operators", name, "prompt") if isinstance(ctx.doc.data["operators"][name]["prompt"], str) \
                 else ("operators", name, "prompt", role)
-            owner = FsPath(ctx.file_of(path))
+            owner = _owner_file(ctx, path)
+            if owner not in roots_of:
+                roots_of[owner] = allowed_roots(owner)
+            allowed = roots_of[owner]
             roots = find_prompt_roots(owner)
             if PromptSpec.is_file_reference(value):
-                file = FsPath(owner.parent, value)
-                shown = FsPath(value) if FsPath(value).is_absolute() else FsPath(
+                shipped = resolve_package_ref(value) if is_package_ref(value) else None
+                file = shipped or FsPath(owner.parent, value)
+                shown = file if shipped or FsPath(value).is_absolute() else FsPath(
                     _normalize(owner.parent / value))
+                if shipped is not None:
+                    roots = [shipped_path("prompts")]
+                else:  # before any read: a file outside the allowed roots is never shown
+                    outside = check_inside(file, allowed)
+                    if outside is not None:
+                        ctx.error(OUTSIDE_CODE, f"prompt file '{value}' is outside the allowed roots: {outside}",
+                                  path, hint=outside_hint("prompt paths"))
+                        continue
+                    roots = [root for root in roots if is_inside(root, allowed)]
                 if not file.is_file():
                     ctx.error("missing-prompt", f"prompt file '{value}' not found (looked for {shown})", path,
                               hint="prompt paths are relative to the spec file that names them")
                     continue
                 ctx.templates.append(TemplateRef(name, role, shown, None, path, roots))
-                ctx.diagnostics.extend(_check_template_cached(shown, op.kind, roots, var_names))
+                found, included = _check_template_cached(shown, op.kind, roots, var_names)
+                ctx.diagnostics.extend(_confine_includes(ctx, path, value, found, allowed, included))
+            elif _looks_like_path(value):  # `prompt: /etc/hostname` would be sent as that text
+                target = owner.parent / FsPath(value.strip()).expanduser()
+                outside = check_inside(target, allowed)
+                if outside is not None:
+                    ctx.error(OUTSIDE_CODE, f"prompt '{value.strip()}' names a file outside the allowed roots: "
+                              f"{outside}", path, hint=outside_hint("prompt paths"))
+                else:
+                    ctx.error("prompt-not-template", f"prompt '{value.strip()}' looks like a file path, but prompt "
+                              "files are Jinja templates ending in .j2; as written it is sent as that literal text",
+                              path, hint="name a .j2 template, or write the prompt text itself")
             else:
                 span = ctx.doc.span(path)
                 info = ctx.doc.scalars.get(path)
                 offset = (span.line if info and info.style in ("|", ">") else span.line - 1) if span else 0
+                roots = [root for root in roots if is_inside(root, allowed)]
                 ctx.templates.append(TemplateRef(name, role, None, value, path, [*roots, owner.parent]))
-                ctx.diagnostics.extend(check_template_source(
+                found = check_template_source(
                     value, ctx.file_of(path), op.kind, search_paths=[*roots, owner.parent],
-                    var_names=var_names, line_offset=offset))
+                    var_names=var_names, line_offset=offset, col_offset=_inline_columns(ctx, path))
+                ctx.diagnostics.extend(_confine_includes(ctx, path, "inline template", found, allowed,
+                                                         _included_files(None, value, [*roots, owner.parent])))
+
+
+def _included_files(entry: FsPath | None, inline: str | None, roots: list[FsPath]) -> list[FsPath]:
+    """The files a template (a file, or inline text) includes, transitively, as the plan would
+    embed them; empty when that cannot be worked out (the template check reports why)."""
+    from aira_dsl.diagnostics import DiagnosticError
+    from aira_dsl.templates import collect_inline_sources, collect_sources, template_name
+    from aira_dsl.templates.store import FileStore
+
+    try:
+        if entry is not None:
+            names = list(collect_sources(entry, roots))[1:]
+            _, search = template_name(entry, roots)
+            store = FileStore(search, pinned={})
+        else:
+            names = list(collect_inline_sources(inline or "", "inline.j2", roots))[1:]
+            store = FileStore(roots)
+    except (DiagnosticError, OSError, RecursionError, ValueError):
+        return []
+    return [file for file in map(store.path_of, names) if file is not None]
+
+
+def _confine_includes(ctx: CompileContext, path: Path, what: str, found: list[Diagnostic],
+                      allowed: tuple[FsPath, ...], included: list[FsPath]) -> list[Diagnostic]:
+    """``found`` without findings positioned in files outside the allowed roots (rendering them
+    would quote such a file), plus an error at the prompt for each such file it includes.
+
+    Include names cannot hold ``..`` or be absolute, but a symbolic link in a prompts folder can
+    lead anywhere (git stores links): its text would go to the model endpoint with the prompt."""
+    outside = {realpath(file) for file in included if not is_inside(file, allowed)}
+    outside |= {realpath(d.file) for d in found
+                if d.file and os.path.isfile(d.file) and not is_inside(d.file, allowed)}
+    for real in sorted(outside):
+        ctx.error(OUTSIDE_CODE, f"{what if what == 'inline template' else f'prompt {what!r}'} includes a "
+                  f"template that resolves to {real}, outside the allowed roots", path,
+                  hint=outside_hint("included templates (and the links they are reached through)"))
+    return [d for d in found if not (d.file and os.path.isfile(d.file) and realpath(d.file) in outside)]
+
+
+def _owner_file(ctx: CompileContext, path: Path) -> FsPath:
+    """The file whose folder relative paths at ``path`` start from: the spec or base that wrote
+    the value; for a ``--set`` value (no file), a name in the working folder."""
+    file = ctx.file_of(path)
+    return FsPath.cwd() / "--set" if file.startswith("--set ") else FsPath(file)
+
+
+def _looks_like_path(value: str) -> bool:
+    """One word starting like a path (``/``, ``./``, ``../``, ``~/``): meant as a file, not as text."""
+    text = value.strip()
+    return bool(text) and not any(c.isspace() for c in text) and "{" not in text \
+        and text.startswith(("/", "./", "../", "~/"))
+
+
+def _inline_columns(ctx: CompileContext, path: Path) -> int:
+    """How far right of its own columns an inline template sits in the spec: a block scalar's
+    indentation (YAML strips exactly that from each line), or where a one-line scalar starts."""
+    span, info = ctx.doc.span(path), ctx.doc.scalars.get(path)
+    if span is None or info is None:
+        return 0
+    if info.style in ("|", ">"):
+        for line in (ctx.doc.sources.get(span.file) or "").splitlines()[span.line:]:
+            if line.strip():
+                return len(line) - len(line.lstrip(" "))
+        return 0
+    return span.col - 1 + (info.style in ("'", '"')) if span.line == span.end_line else 0
 
 
 def _normalize(path: FsPath) -> str:
@@ -391,8 +522,8 @@ def check_unused_operators(ctx: CompileContext) -> None:
     """Operators no role refers to are probably a mistake (a renamed role, say)."""
     spec = ctx.spec
     assert spec is not None
-    if spec.policy is None or spec.abstract:
-        return
+    if spec.policy is None or spec.abstract or ctx.refused("policy", "use"):
+        return  # a refused role binding would make its operator look unused
     roles = [*POLICY_ROLES[spec.policy.kind], "analyze"]
     used = {spec.policy.role(r) for r in roles}
     for name in spec.operators:
@@ -404,17 +535,31 @@ def check_unused_operators(ctx: CompileContext) -> None:
 
 def check_sandbox_profile(ctx: CompileContext) -> None:
     """``execution.sandbox`` names a profile that exists (a warning: profiles are looked up where
-    the run starts — ``./runtimes`` and the shipped ``runtimes/`` — which may differ from here)."""
+    the run starts — ``./runtimes`` and the shipped ``runtimes/`` — which may differ from here);
+    a profile given by path must lie on the profile search path (an error)."""
+    from aira_dsl.profile_paths import default_search_dirs, is_profile_path, profile_path_problem
+
     spec = ctx.spec
     assert spec is not None
     if "execution" not in ctx.doc.data or "sandbox" not in (ctx.doc.data.get("execution") or {}):
         return  # the default profile ships with aira-dsl
     name = spec.execution.sandbox
-    spec_dir = FsPath(ctx.file_of(("execution", "sandbox"))).parent
-    if "/" in name or name.endswith((".yaml", ".yml")):
-        candidates = [FsPath(name), spec_dir / name]
+    owner = _owner_file(ctx, ("execution", "sandbox"))
+    spec_dir = owner.parent
+    if is_profile_path(name):
+        candidates = [FsPath(name).expanduser(), spec_dir / FsPath(name).expanduser()]
+        dirs = default_search_dirs()
+        inside = [c for c in candidates if profile_path_problem(c, dirs, owner) is None]
+        if not inside:  # checked before any read: nothing of the file may be shown
+            problem = profile_path_problem(candidates[-1], dirs, owner)
+            ctx.error(OUTSIDE_CODE, f"sandbox profile '{name}' is outside the profile search path: {problem}",
+                      ("execution", "sandbox"),
+                      hint="name a profile (local, local-unsafe, docker-cpu, docker-gpu, or runtimes/<name>.yaml), "
+                           "or give a path inside ./runtimes or this project")
+            return
+        candidates = inside
     else:
-        shipped = FsPath(__file__).resolve().parents[2] / "runtimes"
+        shipped = shipped_path("runtimes")
         folders = [FsPath.cwd() / "runtimes", shipped,
                    *(folder / "runtimes" for folder in [spec_dir.resolve(), *spec_dir.resolve().parents])]
         candidates = [folder / f"{name}{suffix}" for folder in folders for suffix in (".yaml", ".yml")]
@@ -432,8 +577,8 @@ CHECK_PASSES: list[Pass] = [
     check_temperature_schedule,
     check_model_refs,
     check_policy_roles,
-    check_analyze,
     check_expressions,
+    check_analyze,
     check_complexity,
     check_prompts,
     check_sandbox_profile,

@@ -39,6 +39,15 @@ class CompileContext:
     templates: list[TemplateRef] = field(default_factory=list)
     stop: bool = False
     """Set by a pass after which further checks would only cascade."""
+    removed: set[Path] = field(default_factory=set)
+    """Spec paths the JSON Schema refused, taken out before the semantic passes ran
+    (:mod:`aira_dsl.compiler.repair`): passes skip relations involving them."""
+
+    def refused(self, *prefix: str | int) -> bool:
+        """Whether the schema refused something at, under or above ``prefix``."""
+        from aira_dsl.compiler.repair import touches
+
+        return bool(self.removed) and touches(self.removed, *prefix)
 
     @property
     def doc(self) -> YamlDocument:

@@ -21,6 +21,7 @@ from aira_dsl.plan import (
     PolicyPlan,
     PromptPlan,
 )
+from aira_dsl.shipped import package_ref_of
 from aira_dsl.spec.model import POLICY_ROLES
 from aira_dsl.spec.yamlpos import Path
 
@@ -73,7 +74,7 @@ def lower(ctx: CompileContext) -> Plan | None:
     if ctx.diagnostics.has_errors:
         return None
     first_dir = os.path.dirname(os.path.abspath(ctx.loaded.path))
-    sources = [FsPath(os.path.relpath(os.path.abspath(p), first_dir)).as_posix() for p in ctx.loaded.chain]
+    sources = [_source_name(p, first_dir) for p in ctx.loaded.chain]
 
     models = dict(sorted(spec.models.items()))
 
@@ -108,3 +109,12 @@ def lower(ctx: CompileContext) -> Plan | None:
         execution=spec.execution,
     )
     return plan.with_hash()
+
+
+def _source_name(path: str, first_dir: str) -> str:
+    """A chain file's name in the plan: relative to the spec's folder, or ``aira-dsl:...`` for a
+    shipped base reached from outside (its installed location is machine-specific)."""
+    relative = FsPath(os.path.relpath(os.path.abspath(path), first_dir)).as_posix()
+    if relative.startswith("../"):
+        return package_ref_of(path) or relative
+    return relative

@@ -2,7 +2,8 @@
 
 Values are read as YAML scalars or flow collections (``3``, ``0.5``, ``true``, ``[a, b]``,
 ``{scope: none}``), so an override is type-checked by the same schema as the file. Problems
-are reported against the ``--set`` argument itself.
+are reported against the ``--set`` argument itself; numbers follow the same limits as in a
+file (:func:`~aira_dsl.spec.yamlpos.number_problem`).
 """
 
 from __future__ import annotations
@@ -12,23 +13,29 @@ from typing import Any, cast
 import yaml
 
 from aira_dsl.diagnostics import Diagnostic
-from aira_dsl.spec.yamlpos import Path, Span, YamlDocument
+from aira_dsl.spec.yamlpos import Path, Span, YamlDocument, integer_too_large, number_problem
 
 __all__ = ["Override", "apply_overrides", "parse_override"]
 
 
 class Override:
-    """One parsed ``--set`` argument."""
+    """One parsed ``--set`` argument (or one value of the ``--model``/``-M`` sugar, which names its
+    own ``origin`` so problems quote what the user typed)."""
 
-    def __init__(self, text: str, path: Path, value: Any):
+    def __init__(self, text: str, path: Path, value: Any, origin: str = "--set"):
         self.text = text
         self.path = path
         self.value = value
+        self.origin = origin
 
 
-def parse_override(text: str) -> Override | Diagnostic:
-    """Parse ``a.b.c=value``; list items are addressed by index (``complexity.0.cue=...``)."""
-    where = f"--set {text}"
+def parse_override(text: str, *, origin: str = "--set", shown: str | None = None) -> Override | Diagnostic:
+    """Parse ``a.b.c=value``; list items are addressed by index (``complexity.0.cue=...``).
+
+    ``origin`` and ``shown`` (default ``text``) are how messages quote the argument.
+    """
+    shown = text if shown is None else shown
+    where = f"{origin} {shown if len(shown) <= 80 else shown[:77] + '...'}"  # one screen, whatever was typed
     if "=" not in text:
         return Diagnostic("bad-override", f"{where}: expected PATH=VALUE, e.g. policy.num_drafts=3")
     key, raw = text.split("=", 1)
@@ -42,12 +49,43 @@ def parse_override(text: str) -> Override | Diagnostic:
     except yaml.YAMLError as exc:
         return Diagnostic("bad-override", f"{where}: the value is not valid YAML ({exc.__class__.__name__})",
                           hint="quote text values: --set 'name=\"x: y\"'")
+    except ValueError:  # an integer past Python's digit limit: the same refusal as in a file
+        return Diagnostic("number-too-large", f"{where}: {integer_too_large(sum(c.isdigit() for c in raw))}",
+                          hint="quote the value if it is meant as text: --set 'name=\"123...\"'")
+    except RecursionError:
+        return Diagnostic("bad-override", f"{where}: the value is nested too deeply",
+                          hint="write nested settings as several --set PATH=VALUE arguments")
+    if isinstance(value, float) and value != value:
+        value = raw.strip()  # `.nan` stays text, as in a file
+    if _contains_itself(value):
+        return Diagnostic("bad-override", f"{where}: the value refers to itself (a YAML alias inside its anchor)",
+                          hint="write the value out; --set takes plain YAML values")
+    problem = number_problem(value)
+    if problem is not None:
+        return Diagnostic("number-too-large", f"{where}: {problem}",
+                          hint="quote the value if it is meant as text: --set 'name=\"123...\"'")
     path: Path = tuple(int(p) if p.isdigit() else p for p in parts)
-    return Override(text, path, value)
+    return Override(shown, path, value, origin)
 
 
-def _synthetic(text: str) -> Span:
-    return Span(file=f"--set {text}", line=0, col=0, end_line=0, end_col=0)
+def _contains_itself(value: Any) -> bool:
+    """Whether a loaded value holds itself (``&a [*a]``): every later step would recurse forever."""
+    def walk(item: Any, active: frozenset[int]) -> bool:
+        if not isinstance(item, (dict, list)):
+            return False
+        if id(item) in active:
+            return True
+        inner = active | {id(item)}
+        return any(walk(child, inner) for child in (item.values() if isinstance(item, dict) else item))
+
+    try:
+        return walk(value, frozenset())
+    except RecursionError:
+        return True
+
+
+def _synthetic(where: str) -> Span:
+    return Span(file=where, line=0, col=0, end_line=0, end_col=0)
 
 
 def _record(doc: YamlDocument, path: Path, value: Any, span: Span) -> None:
@@ -69,7 +107,7 @@ def apply_overrides(doc: YamlDocument, overrides: list[Override]) -> list[Diagno
     problems: list[Diagnostic] = []
     for override in overrides:
         node: Any = doc.data
-        where = f"--set {override.text}"
+        where = f"{override.origin} {override.text}"
         ok = True
         for index, part in enumerate(override.path[:-1]):
             nxt = node[part] if isinstance(node, dict) and part in node else (
@@ -92,5 +130,5 @@ def apply_overrides(doc: YamlDocument, overrides: list[Override]) -> list[Diagno
             problems.append(Diagnostic("bad-override", f"{where}: cannot set '{last}' there"))
             continue
         cast(Any, node)[last] = override.value
-        _record(doc, override.path, override.value, _synthetic(override.text))
+        _record(doc, override.path, override.value, _synthetic(where))
     return problems

@@ -1,390 +1,128 @@
-"""Text to AST: the lark LALR parser, built once, and readable syntax errors.
+"""Text to AST: the entry point, with the trees of text parsed before kept between processes.
 
-The grammar lives in ``grammar.lark`` beside this module. The parser is constructed on first
-use and cached for the process; its callbacks build AST nodes while parsing, so there is no
-intermediate parse tree and no recursive tree walk (deep input cannot overflow the stack).
-Parsed trees are immutable, so :func:`parse` also caches them by source text: specs that share
-rules pay for each distinct rule once.
-
-Lark's own errors list terminal names; :func:`_syntax_error` turns them into one line such as
-"unexpected ')' — expected a value", positioned on the offending token, with a hint for the
-usual slips (``=`` for ``==``, ``&&``, ``1h30``, unclosed strings).
+:func:`parse` returns the untyped AST of an expression. The parsing itself is lark's LALR
+parser (:mod:`.lalr`), whose import and tables cost about 40 ms of CPU per process: most of
+what a cold ``aira-dsl validate`` of a folder of specs (a pre-commit hook, an editor's save)
+spends on expressions, which are few and repeated. So the tree of every text parsed before is
+kept in the user's cache folder (:mod:`aira_dsl.usercache`) as JSON, in the form
+plans store (:mod:`.serialize`, read back through its validation and size limits), in a file
+named by a checksum of the grammar and of every module that shapes a tree: a change to any of
+them starts a new file. Text that does not parse is never cached (its message comes from the
+parser), and nothing is cached when the folder is not the user's own. Within a process trees
+are cached by text too (they are immutable).
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
-import math
+import json
 import os
-import re
-from dataclasses import replace
+import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-
-from aira_dsl.expr.ast import (
-    Attribute,
-    Binary,
-    Bool,
-    BoolOp,
-    Call,
-    Compare,
-    Conditional,
-    Duration,
-    Expr,
-    Name,
-    Null,
-    Number,
-    String,
-    Unary,
-)
+from aira_dsl.expr.ast import Expr
 from aira_dsl.expr.errors import ExprSyntaxError
-from aira_dsl.expr.functions import FUNCTIONS
-from aira_dsl.expr.limits import limit_errors, source_error
+from aira_dsl.usercache import cache_folder
 
 __all__ = ["GRAMMAR_PATH", "parse"]
 
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
 
-_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
-_ESCAPE_HINT = r"known escapes: \\ \' \" \n \t \r \uXXXX"
+_TREE_SOURCES = ("expr/grammar.lark", "expr/lalr.py", "expr/ast.py", "expr/serialize.py", "expr/limits.py",
+                 "expr/types.py", "settings/fields.py")
+"""Files whose content decides the tree of a text (durations are read by settings/fields.py)."""
+_MAX_ENTRIES = 1024
+_FORMAT = 1
 
 
-def _span(token: Token) -> tuple[int, int]:
-    start = token.start_pos or 0
-    end = token.end_pos if token.end_pos is not None else start + len(token.value)
-    return start, end
+class _TreeStore:
+    """Trees by text, loaded from the cache file on first use and written back at exit."""
+
+    def __init__(self) -> None:
+        self.file: Path | None = None
+        self.entries: dict[str, Any] | None = None
+        self.added: dict[str, Any] = {}
+
+    def _open(self) -> dict[str, Any]:
+        if self.entries is None:
+            self.entries = {}
+            folder = cache_folder()
+            if folder is not None:
+                self.file = folder / f"expr-trees-{_stamp():08x}.json"
+                self.entries = _read(self.file)
+                atexit.register(self.save)
+        return self.entries
+
+    def get(self, source: str) -> Expr | None:
+        data = self._open().get(source)
+        if data is None:
+            return None
+        from aira_dsl.expr.serialize import from_json
+
+        try:
+            return from_json(data)
+        except (ValueError, TypeError, KeyError, RecursionError):
+            return None  # a damaged entry: parse the text again
+
+    def put(self, source: str, expr: Expr) -> None:
+        entries = self._open()
+        if self.file is None or len(self.added) >= _MAX_ENTRIES:
+            return
+        from aira_dsl.expr.serialize import to_json
+
+        entries[source] = self.added[source] = to_json(expr)
+
+    def save(self) -> None:
+        """Merge this process's new trees into the file (atomically: parallel hooks may race),
+        keeping the newest :data:`_MAX_ENTRIES` (the file is read by every process)."""
+        if self.file is None or not self.added:
+            return
+        old = _read(self.file)
+        merged = {**{k: v for k, v in old.items() if k not in self.added}, **self.added}
+        if len(merged) > _MAX_ENTRIES:
+            merged = dict(list(merged.items())[-_MAX_ENTRIES:])
+        try:
+            handle, temp = tempfile.mkstemp(prefix=".expr-trees-", dir=self.file.parent)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump({"format": _FORMAT, "trees": merged}, out, ensure_ascii=False, separators=(",", ":"))
+            os.replace(temp, self.file)
+            for stale in self.file.parent.glob("expr-trees-*.json"):  # other versions' files
+                if stale != self.file:
+                    stale.unlink(missing_ok=True)
+        except OSError:
+            return
+        self.added = {}
 
 
-def _syntax(message: str, start: int, end: int, hint: str | None = None) -> ExprSyntaxError:
-    return ExprSyntaxError("expr-syntax", message, start, end, hint)
-
-
-def _decode_string(token: Token) -> str:
-    """The value of a string literal, with escapes decoded (unknown escapes are errors)."""
-    body = str(token.value)[1:-1]
-    if "\\" not in body:
-        return body
-    base = (token.start_pos or 0) + 1
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        char = body[i]
-        if char != "\\":
-            out.append(char)
-            i += 1
-            continue
-        escape = body[i + 1]  # the grammar guarantees a character after every backslash
-        if escape in _ESCAPES:
-            out.append(_ESCAPES[escape])
-            i += 2
-        elif escape == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", body[i + 2:i + 6]):
-            out.append(chr(int(body[i + 2:i + 6], 16)))
-            i += 6
-        else:
-            raise _syntax(f"unknown escape '\\{escape}' in a string", base + i, base + i + 2,
-                          _ESCAPE_HINT)
-    return "".join(out)
-
-
-def _number_value(token: Token) -> int | float:
-    text = token.value
-    if text.isdigit():
-        return int(text)
-    value = float(text)
-    if not math.isfinite(value):
-        start, end = _span(token)
-        raise _syntax(f"number {text} is too large", start, end,
-                      "numbers must fit a 64-bit float (about 1.8e308)")
-    return value
-
-
-def _duration_seconds(token: Token) -> int | float:
-    """Seconds in ``1h30m``-style text; units must go from largest to smallest, once each."""
-    order = "dhms"
-    last = -1
-    total: float = 0
-    exact = True
-    start, end = _span(token)
-    for match in _DURATION_PART.finditer(token.value):
-        number, unit = match.groups()
-        if order.index(unit) <= last:
-            raise _syntax(f"duration {token.value} repeats or reorders its units", start, end,
-                          "write each unit once, largest first: 1d2h30m15s")
-        last = order.index(unit)
-        if "." in number:
-            exact = False
-            total += float(number) * _UNITS[unit]
-        else:
-            total += int(number) * _UNITS[unit]
-    if not math.isfinite(total):
-        raise _syntax(f"duration {token.value} is too large", start, end)
-    if exact or float(total).is_integer():
-        return int(total)
-    return total
-
-
-_KEYWORDS = {"and": "_AND", "or": "_OR", "not": "NOT", "if": "_IF", "else": "_ELSE",
-             "true": "TRUE", "false": "FALSE", "null": "NULL"}
-
-
-def _reserve_keywords(token: Token) -> Token:
-    """Lexer callback: a NAME spelled like a keyword is that keyword, wherever it appears.
-
-    The contextual lexer reads ``or`` as a name where no keyword may come (``a and or b``,
-    ``x.if``); retyping it makes the parser report it as the unexpected keyword it is.
-    """
-    kind = _KEYWORDS.get(token.value)
-    return token if kind is None else Token.new_borrow_pos(kind, token.value, token)
-
-
-class _Builder(Transformer[Token, Expr]):
-    """Lark callbacks, one per grammar alias, each returning an AST node (stateless)."""
-
-    def conditional(self, ch: list[Any]) -> Expr:
-        if_true, condition, if_false = ch
-        return Conditional(condition, if_true, if_false, start=if_true.start, end=if_false.end)
-
-    def or_op(self, ch: list[Any]) -> Expr:
-        return BoolOp("or", tuple(ch), start=ch[0].start, end=ch[-1].end)
-
-    def and_op(self, ch: list[Any]) -> Expr:
-        return BoolOp("and", tuple(ch), start=ch[0].start, end=ch[-1].end)
-
-    def not_op(self, ch: list[Any]) -> Expr:
-        token, operand = ch
-        return Unary("not", operand, start=_span(token)[0], end=operand.end)
-
-    def compare(self, ch: list[Any]) -> Expr:
-        if len(ch) > 3:
-            first, second = ch[1].value, ch[3].value
-            start, end = _span(ch[3])
-            raise _syntax(f"comparisons cannot be chained ('{second}' after '{first}')", start, end,
-                          f"write it with 'and': a {first} b and b {second} c")
-        left, op, right = ch
-        return Compare(op.value, left, right, start=left.start, end=right.end)
-
-    def arith(self, ch: list[Any]) -> Expr:
-        left, op, right = ch
-        return Binary(op.value, left, right, start=left.start, end=right.end)
-
-    def neg(self, ch: list[Any]) -> Expr:
-        token, operand = ch
-        start = _span(token)[0]
-        if isinstance(operand, Number):  # fold "-3" into a literal
-            return Number(-operand.value, start=start, end=operand.end)
-        return Unary("-", operand, start=start, end=operand.end)
-
-    def attribute(self, ch: list[Any]) -> Expr:
-        value, name = ch
-        return Attribute(value, name.value, start=value.start, end=_span(name)[1])
-
-    def number(self, ch: list[Any]) -> Expr:
-        start, end = _span(ch[0])
-        return Number(_number_value(ch[0]), start=start, end=end)
-
-    def duration(self, ch: list[Any]) -> Expr:
-        start, end = _span(ch[0])
-        return Duration(_duration_seconds(ch[0]), ch[0].value, start=start, end=end)
-
-    def string(self, ch: list[Any]) -> Expr:
-        start, end = _span(ch[0])
-        return String(_decode_string(ch[0]), start=start, end=end)
-
-    def true(self, ch: list[Any]) -> Expr:
-        start, end = _span(ch[0])
-        return Bool(True, start=start, end=end)
-
-    def false(self, ch: list[Any]) -> Expr:
-        start, end = _span(ch[0])
-        return Bool(False, start=start, end=end)
-
-    def null(self, ch: list[Any]) -> Expr:
-        start, end = _span(ch[0])
-        return Null(start=start, end=end)
-
-    def name(self, ch: list[Any]) -> Expr:
-        start, end = _span(ch[0])
-        return Name(ch[0].value, start=start, end=end)
-
-    def call(self, ch: list[Any]) -> Expr:
-        name, _lpar, args, rpar = ch
-        return Call(name.value, tuple(args or ()), start=_span(name)[0], end=_span(rpar)[1])
-
-    def args(self, ch: list[Any]) -> list[Expr]:
-        return list(ch)
-
-    def paren(self, ch: list[Any]) -> Expr:
-        lpar, inner, rpar = ch
-        node: Expr = replace(inner, start=_span(lpar)[0], end=_span(rpar)[1])
-        return node  # the same node, with a span that includes the parentheses
-
-
-def _table_cache() -> str | bool:
-    """Where lark may keep the analysed LALR tables between processes (a private folder).
-
-    Building the tables costs about 70 ms per process, loading them about 10 ms, which matters
-    for `aira-dsl validate` in editors and pre-commit. lark's cache is a pickle, so it lives in
-    the user's own cache folder (mode 0700), never in a shared temporary folder.
-    """
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "aira-dsl")
+def _read(file: Path) -> dict[str, Any]:
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        if os.stat(folder).st_uid != os.getuid() or not os.access(folder, os.W_OK):
-            return False
-    except OSError:
-        return False
-    return os.path.join(folder, "expr-grammar.lark-cache")
+        with file.open(encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    trees = data.get("trees") if isinstance(data, dict) and data.get("format") == _FORMAT else None
+    return trees if isinstance(trees, dict) else {}
 
 
 @functools.cache
-def _lark() -> Lark:
-    """The LALR parser, built once per process and reused for every parse."""
-    return Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
-                transformer=_Builder(), maybe_placeholders=True,
-                lexer_callbacks={"NAME": _reserve_keywords}, cache=_table_cache())
+def _stamp() -> int:
+    """A checksum of the grammar and the code that builds trees (CRC-32: it tells versions apart,
+    it does not defend against anyone; the folder's permissions do that)."""
+    package = Path(__file__).resolve().parents[1]
+    checksum = _FORMAT
+    for name in _TREE_SOURCES:
+        try:
+            checksum = zlib.crc32((package / name).read_bytes(), checksum)
+        except OSError:
+            checksum = zlib.crc32(name.encode(), checksum)
+    return checksum
 
 
-# --- error messages --------------------------------------------------------------------------
+_STORE = _TreeStore()
 
-_VALUE_START = frozenset({"NAME", "NUMBER", "DURATION", "STRING", "TRUE", "FALSE", "NULL",
-                          "NOT", "LPAR", "MINUS"})
-_OPERATORS = frozenset({"PLUS", "STAR", "SLASH", "PERCENT", "EQ", "NE", "LT", "LE", "GT", "GE",
-                        "_AND", "_OR", "_IF"})
-_CALLABLE = ", ".join(FUNCTIONS)
-_NAME_HINTS = {
-    "is": "use == or != to compare",
-    "in": "'in' is not part of the language",
-    "then": "write a conditional as: a if condition else b",
-    "elif": "nest conditionals: a if c1 else (b if c2 else d)",
-    "AND": "operators are lower case: and",
-    "OR": "operators are lower case: or",
-}
-
-
-def _expected_phrase(expected: set[str]) -> str:
-    phrases: list[str] = []
-    operator_position = bool(expected & _OPERATORS)
-    if expected == {"NAME"}:
-        phrases.append("an attribute name")
-    elif expected & _VALUE_START and not operator_position:
-        phrases.append("a value")
-    if operator_position:
-        phrases.append("an operator")
-    for terminal, phrase in (("_COMMA", "','"), ("RPAR", "')'"), ("_ELSE", "'else'"),
-                             ("$END", "the end of the expression")):
-        if terminal in expected:
-            phrases.append(phrase)
-    if not phrases:
-        return "something else"
-    if len(phrases) == 1:
-        return phrases[0]
-    return ", ".join(phrases[:-1]) + " or " + phrases[-1]
-
-
-def _describe_token(token: Token) -> str:
-    kind, text = token.type, token.value
-    if kind == "$END":
-        return "end of expression"
-    short = text if len(text) <= 24 else text[:21] + "..."
-    if kind == "NAME":
-        return f"name '{short}'"
-    if kind == "NUMBER":
-        return f"number {short}"
-    if kind == "DURATION":
-        return f"duration {short}"
-    if kind == "STRING":
-        return f"string {short}"
-    return f"'{text}'"
-
-
-def _token_hint(token: Token, expected: set[str], source: str, start: int) -> str | None:
-    kind, text = token.type, token.value
-    before = source[start - 1] if start > 0 else ""
-    if kind == "NAME" and before.isdigit():
-        return ("a duration needs a unit after every number (s, m, h, d: 90s, 1h30m); "
-                "to multiply, write '*'")
-    if kind == "STAR" and before == "*":
-        return "there is no power operator; use exp(y * log(x))"
-    if kind == "LPAR" and expected & _OPERATORS:
-        return f"only these functions can be called, by bare name: {_CALLABLE}"
-    if kind == "NAME" and text in _NAME_HINTS:
-        return _NAME_HINTS[text]
-    if kind in ("NAME", "NUMBER", "STRING", "DURATION", "TRUE", "FALSE", "NULL", "NOT") \
-            and expected & _OPERATORS:
-        return "two values need an operator between them (and, or, ==, +, ...)"
-    if kind == "$END" and "_ELSE" in expected:
-        return "a conditional needs both branches: a if condition else b"
-    if kind == "$END" and "RPAR" in expected:
-        return "close every '(' with ')'"
-    if kind == "RPAR" and source[:start + 1].count(")") > source[:start].count("("):
-        return "this ')' has no matching '('"
-    return None
-
-
-_CHAR_HINTS = {
-    "=": "use == to compare; a single '=' is not an operator",
-    "&": "use 'and'",
-    "|": "use 'or'",
-    "!": "use 'not' (or != to compare)",
-    "[": "lists and indexing are not part of the language",
-    "]": "lists and indexing are not part of the language",
-    "{": "records cannot be written inline; use names from the context",
-    "}": "records cannot be written inline; use names from the context",
-    "#": "comments are not allowed inside an expression",
-    "?": "write a conditional as: a if condition else b",
-    ":": "write a conditional as: a if condition else b",
-    "^": "there is no power operator; use exp(y * log(x))",
-    "`": "write strings with '...' or \"...\"",
-}
-
-
-def _acceptable(err: UnexpectedInput, fallback: set[str]) -> set[str]:
-    """The terminals that could really come next.
-
-    LALR merges look-ahead sets, so lark's own ``expected`` lists e.g. ')' at the top level;
-    asking the interactive parser (error path only) gives the exact set.
-    """
-    interactive = getattr(err, "interactive_parser", None)
-    if interactive is None:
-        return fallback
-    try:
-        return set(interactive.accepts())
-    except Exception:  # a callback may reject the simulated input; keep lark's answer
-        return fallback
-
-
-def _syntax_error(err: UnexpectedInput, source: str) -> ExprSyntaxError:
-    """One readable, positioned error for whatever lark rejected."""
-    if isinstance(err, UnexpectedToken):
-        token = err.token
-        expected = _acceptable(err, set(err.expected or ()))
-        if token.type == "$END":
-            start = end = len(source.rstrip())
-        else:
-            start, end = _span(token)
-        return _syntax(f"unexpected {_describe_token(token)} — expected {_expected_phrase(expected)}",
-                       start, end, _token_hint(token, expected, source, start))
-    if isinstance(err, UnexpectedCharacters):
-        pos = err.pos_in_stream or 0
-        char = source[pos] if pos < len(source) else ""
-        if char in ("'", '"'):
-            return _syntax("unterminated string", pos, len(source.rstrip()),
-                           f"close the string with {char} on the same line; "
-                           f"write {char} inside it as \\{char}")
-        expected = _acceptable(err, set(err.allowed or ()))
-        return _syntax(f"unexpected character {char!r} — expected {_expected_phrase(expected)}",
-                       pos, pos + 1, _CHAR_HINTS.get(char))
-    fallback: int = getattr(err, "pos_in_stream", None) or len(source)
-    return _syntax("syntax error", fallback, fallback)
-
-
-# --- entry point -----------------------------------------------------------------------------
 
 def parse(source: str) -> Expr:
     """Parse expression text into an untyped AST.
@@ -400,19 +138,10 @@ def parse(source: str) -> Expr:
 
 @functools.lru_cache(maxsize=4096)
 def _parse_cached(source: str) -> Expr:
-    too_long = source_error(source)
-    if too_long is not None:
-        raise ExprSyntaxError(too_long.code, too_long.message, too_long.start, too_long.end,
-                              too_long.hint)
-    if not source.strip():
-        raise _syntax("empty expression", 0, len(source), "write a rule such as: metric == null")
-    try:
-        expr = _lark().parse(source)
-    except UnexpectedInput as err:
-        raise _syntax_error(err, source) from None
-    assert isinstance(expr, Expr)  # the callbacks build AST nodes, never lark trees
-    problems = limit_errors(expr)
-    if problems:
-        first = problems[0]
-        raise ExprSyntaxError(first.code, first.message, first.start, first.end, first.hint)
+    expr = _STORE.get(source)
+    if expr is None:
+        from aira_dsl.expr.lalr import parse_text  # lark: only for text not parsed before
+
+        expr = parse_text(source)
+        _STORE.put(source, expr)
     return expr

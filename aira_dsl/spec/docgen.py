@@ -1,6 +1,6 @@
 """Generate the field reference of docs/spec-language.md from the JSON Schema.
 
-The schema is itself generated from the settings declarations (``python -m aira_dsl.schemas``),
+The schema is itself generated from the settings declarations (``python -m aira_dsl.schemagen``),
 so fields, types, defaults and descriptions are written once, in the code (editors show the same
 text on hover); the doc's reference section is generated between markers and a test fails when
 it drifts. Fields required only of a complete spec (not of one that ``extends`` another) are
@@ -64,7 +64,8 @@ def reference_markdown() -> str:
     defs = schema["$defs"]
     out: list[str] = []
     out += _table("Top level", schema["properties"], schema, schema["else"]["required"])
-    out += _table("`models.<name>`", defs["model"]["properties"], schema, defs["model"].get("required", []))
+    model_required = schema["else"]["properties"]["models"]["additionalProperties"]["required"]
+    out += _table("`models.<name>`", defs["model"]["properties"], schema, model_required)
     price = defs["model"]["properties"]["price"]
     out += _table("`models.<name>.price`", price["properties"], schema, [])
     op = defs["operator"]

@@ -4,6 +4,9 @@ A spec may extend a base spec (path relative to itself). Mappings are deep-merge
 wins), lists and scalars are replaced; a mapping whose ``kind`` changes (a greedy policy
 becoming mcts) is replaced whole, since the old kind's parameters mean nothing to the new one. Positions of merged values keep pointing at the file
 that wrote them, so an error in an inherited operator is reported in the base file.
+
+A base named by path must stay inside the allowed roots (:mod:`aira_dsl.roots`); that is checked
+before the base is read, so no diagnostic can show anything of a file outside them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from aira_dsl.diagnostics import Diagnostic
+from aira_dsl.roots import OUTSIDE_CODE, allowed_roots, check_inside, outside_hint, realpath
+from aira_dsl.shipped import PACKAGE_PREFIX, is_package_ref, resolve_package_ref, shipped_path
 from aira_dsl.spec.yamlpos import Path, YamlDocument, load_yaml_file
 
 __all__ = ["LoadedSpec", "load_spec", "merge_documents"]
@@ -103,9 +108,24 @@ def _load(display: str, env: Callable[[str], str | None] | None, env_mode: str,
         return spec
     if not isinstance(extends, str) or not extends.strip():
         return spec  # the schema reports the wrong type
-    base_display = os.path.normpath(os.path.join(os.path.dirname(display), extends))
-    real = os.path.realpath(base_display)
-    chain_real = [*stack, os.path.realpath(display)]
+    if is_package_ref(extends):
+        shipped = resolve_package_ref(extends)
+        if shipped is None:
+            doc.diagnostics.append(doc.diagnostic(
+                "extends-missing", f"'{extends}' is not a shipped file reference", ("extends",),
+                hint="write aira-dsl:specs/<name>.yaml (`aira-dsl validate` lists nothing else there)"))
+            return spec
+        base_display = os.fspath(shipped)
+    else:
+        base_display = os.path.normpath(os.path.join(os.path.dirname(display), extends))
+        outside = check_inside(base_display, allowed_roots(display))
+        if outside is not None:  # checked before reading: nothing of the file may be shown
+            doc.diagnostics.append(doc.diagnostic(
+                OUTSIDE_CODE, f"base spec '{extends}' is outside the allowed roots: {outside}", ("extends",),
+                hint=outside_hint("extends paths")))
+            return spec
+    real = realpath(base_display)
+    chain_real = [*stack, realpath(display)]
     if real in chain_real:
         cycle = " -> ".join([*(os.path.relpath(p) for p in chain_real), os.path.relpath(real)])
         doc.diagnostics.append(doc.diagnostic("extends-cycle", f"extends cycle: {cycle}",
@@ -118,9 +138,9 @@ def _load(display: str, env: Callable[[str], str | None] | None, env_mode: str,
     if not FsPath(base_display).is_file():
         doc.diagnostics.append(doc.diagnostic(
             "extends-missing", f"base spec '{extends}' not found (looked for {base_display})",
-            ("extends",), hint="extends takes a path relative to this file"))
+            ("extends",), hint=_extends_hint(extends)))
         return spec
-    base = _load(base_display, env, env_mode, (*stack, os.path.realpath(display)))
+    base = _load(base_display, env, env_mode, (*stack, realpath(display)))
     if base.document.data is None or not isinstance(base.document.data, dict):
         spec.document.diagnostics.extend(base.document.diagnostics)
         if not base.document.diagnostics:
@@ -129,3 +149,15 @@ def _load(display: str, env: Callable[[str], str | None] | None, env_mode: str,
         return spec
     merged = merge_documents(base.document, doc)
     return LoadedSpec(path=display, document=merged, chain=[display, *base.chain])
+
+
+def _extends_hint(extends: str) -> str:
+    if is_package_ref(extends):
+        import difflib
+
+        shipped = sorted(PACKAGE_PREFIX + p.relative_to(shipped_path()).as_posix()
+                         for p in shipped_path("specs").rglob("*.yaml"))
+        close = difflib.get_close_matches(extends, shipped, n=1)
+        listing = ", ".join(ref.removeprefix(PACKAGE_PREFIX + "specs/") for ref in shipped)
+        return (f"did you mean {close[0]}? " if close else "") + f"shipped specs (under aira-dsl:specs/): {listing}"
+    return "extends takes a path relative to this file, or aira-dsl:specs/<name>.yaml for a shipped spec"

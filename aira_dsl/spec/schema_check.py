@@ -20,7 +20,7 @@ from jsonschema.exceptions import ValidationError
 from aira_dsl.diagnostics import Diagnostic
 from aira_dsl.spec.yamlpos import YAML11_BOOLEANS, Path, YamlDocument
 
-__all__ = ["did_you_mean", "dotted", "load_packaged_schema", "schema_diagnostics"]
+__all__ = ["compiled_validator", "did_you_mean", "dotted", "load_packaged_schema", "schema_diagnostics"]
 
 
 @cache
@@ -34,7 +34,7 @@ def load_packaged_schema(name: str) -> dict[str, Any]:
 _VALIDATORS: dict[int, tuple[Mapping[str, Any], jsonschema.Draft202012Validator]] = {}
 
 
-def _validator(schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
+def compiled_validator(schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
     """One compiled validator per schema object (building one costs more than validating)."""
     entry = _VALIDATORS.get(id(schema))
     if entry is None or entry[0] is not schema:
@@ -153,10 +153,21 @@ def _convert(doc: YamlDocument, error: ValidationError) -> list[Diagnostic]:
 def schema_diagnostics(doc: YamlDocument, schema: Mapping[str, Any], data: Any = None) -> list[Diagnostic]:
     """Validate ``doc.data`` (or ``data``, a view of it) against ``schema``; readable, positioned
     diagnostics, sorted."""
-    validator = _validator(schema)
+    validator = compiled_validator(schema)
     found: list[Diagnostic] = []
     for error in validator.iter_errors(doc.data if data is None else data):
         found.extend(_convert(doc, error))
-    # propertyNames errors repeat per offending key; keep one per position.
-    unique = list(dict.fromkeys(found))
+    # propertyNames errors repeat per offending key; a required key is required both by an
+    # object's own schema and by the "complete spec" conditional: keep one finding per position
+    # and message (the first with a hint).
+    best: dict[tuple[object, ...], Diagnostic] = {}
+    for diag in found:
+        key = (diag.code, diag.file, diag.line, diag.col, diag.message)
+        if key not in best or (best[key].hint is None and diag.hint is not None):
+            best[key] = diag
+    unique = list(best.values())
+    # A number refused while loading (number-too-large) is kept as text: its wrong type is the
+    # same mistake, already reported at that position.
+    refused = {(d.file, d.line, d.col) for d in doc.diagnostics if d.code == "number-too-large"}
+    unique = [d for d in unique if (d.file, d.line, d.col) not in refused]
     return sorted(unique, key=Diagnostic.sort_key)

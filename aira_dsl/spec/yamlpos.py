@@ -11,6 +11,7 @@ Values are addressed by *paths*: tuples of mapping keys and list indices, e.g.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
@@ -21,15 +22,20 @@ from typing import Any
 import yaml
 
 from aira_dsl.diagnostics import Diagnostic, Severity
+from aira_dsl.overlay import file_identity, overlay_text
+from aira_dsl.roots import realpath
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "MAX_INTEGER",
     "Path",
     "ScalarInfo",
     "Span",
     "YamlDocument",
+    "integer_too_large",
     "load_yaml_file",
     "load_yaml_text",
+    "number_problem",
 ]
 
 Path = tuple[str | int, ...]
@@ -39,6 +45,10 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_EXPANDED_NODES = 100_000
 """Upper bound on values produced while expanding aliases (defuses 'billion laughs')."""
 MAX_DEPTH = 200
+MAX_INTEGER = 2**53 - 1
+"""Largest integer magnitude accepted in an input: the range every JSON reader (a plan, a
+browser viewing a run) keeps exact. A bigger one is a mistake or an attack (a 5000-digit integer
+used to end ``validate`` with an internal error; a 400-digit one overflows any float)."""
 
 YAML11_BOOLEANS = frozenset(
     ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"]
@@ -154,6 +164,40 @@ class _Limits(Exception):
     pass
 
 
+def number_problem(value: Any) -> str | None:
+    """Why a number read from an input is refused (None when it is fine): an integer beyond
+    :data:`MAX_INTEGER`, or an infinite or NaN float (in YAML ``.inf``; ``.nan`` stays text).
+    Lists and mappings (a ``--set`` flow value, a plan) are searched, without recursion. The
+    number itself is never printed: turning a huge integer into text is what raised."""
+    stack = [value]
+    seen: set[int] = set()  # a value loaded with aliases may share (or even contain) itself
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, (dict, list)):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+        if isinstance(item, int) and abs(item) > MAX_INTEGER:
+            return integer_too_large(int(abs(item).bit_length() * math.log10(2)) + 1)
+        if isinstance(item, float) and not math.isfinite(item):
+            return "infinite and NaN numbers (.inf, .nan) are not accepted"
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def integer_too_large(digits: int) -> str:
+    """The message for an integer of ``digits`` digits past :data:`MAX_INTEGER`."""
+    return f"an integer of {digits:,} digits is too large (the limit is ±{MAX_INTEGER:,})"
+
+
+_NUMBER_HINT = "leave the key out (or null) for no limit; quote the value if it is meant as text"
+
+
 class _Converter:
     """Turns a composed node graph into plain values while recording positions."""
 
@@ -226,9 +270,17 @@ class _Converter:
         if tag == "tag:yaml.org,2002:timestamp" or tag not in _SCALAR_TAGS:
             value: Any = node.value  # dates and unknown tags stay text: plans are JSON
         else:
-            value = self.constructor.construct_object(node)
+            try:
+                value = self.constructor.construct_object(node)
+                problem = None
+            except ValueError:  # an integer past Python's 4300-digit conversion limit
+                value, problem = None, integer_too_large(sum(c.isdigit() for c in node.value))
             if isinstance(value, float) and value != value:  # .nan
                 value = node.value
+            problem = problem or number_problem(value)
+            if problem is not None:
+                self.doc.diagnostics.append(_at(self.span(node), "number-too-large", problem, hint=_NUMBER_HINT))
+                value = node.value[:40]
         if isinstance(value, str) and "${env:" in value and self.env_mode != "off":
             value = self.interpolate(value, node, path)
         return value
@@ -259,7 +311,15 @@ class _Converter:
             # so `temperature: ${env:T:0.5}` is a number.
             try:
                 typed = yaml.safe_load(result) if result.strip() else result
+                problem = number_problem(typed)
             except yaml.YAMLError:
+                return result
+            except ValueError:  # an integer past Python's digit limit
+                problem = integer_too_large(sum(c.isdigit() for c in result))
+            if problem is not None:
+                self.doc.diagnostics.append(_at(self.span(node), "number-too-large",
+                                                f"${{env:..}} expands to a number that is refused: {problem}",
+                                                hint=_NUMBER_HINT))
                 return result
             if isinstance(typed, (int, float, bool)) or typed is None:
                 return typed
@@ -313,6 +373,57 @@ def _check_expansion(root: yaml.Node) -> None:
     size(root, 0)
 
 
+_KEY_LINE = re.compile(r"^( *)(?:- +)?([^\s#'\"][^:#]*?|'[^']*'|\"[^\"]*\"):(?: +(.*?))?\s*$")
+
+
+def _key_line(text: str) -> tuple[int, str, str] | None:
+    """(indentation, key, value) of a ``key: value`` line (value empty for ``key:``)."""
+    match = _KEY_LINE.match(text)
+    if match is None:
+        return None
+    value = match.group(3) or ""
+    return len(match.group(1)), match.group(2), "" if value.startswith("#") else value
+
+
+def _indentation_hint(text: str, index: int) -> str | None:
+    """A hint when the line at ``index`` (0-based) is a ``key: value`` line whose indentation
+    matches no mapping above it: deeper than a key that already has a value (YAML then reads
+    it as the rest of that value, and complains about its ': '), or between two levels."""
+    lines = text.splitlines()
+    if not 0 <= index < len(lines):
+        return None
+    here = _key_line(lines[index])
+    if here is None:
+        return None
+    indent, key, _ = here
+    levels: list[tuple[int, str, str, int]] = []  # (indent, key, value, line number) above, nearest first
+    for number in range(index - 1, -1, -1):
+        above = lines[number]
+        if not above.strip() or above.lstrip().startswith("#"):
+            continue
+        found = _key_line(above)
+        if found is None:
+            continue
+        levels.append((*found, number + 1))
+        if found[0] == 0:
+            break
+    if not levels:
+        return None
+    prev_indent, prev_key, prev_value, prev_line = levels[0]
+    if indent > prev_indent and prev_value and not prev_value.startswith(("|", ">", "&", "!")):
+        return (f"'{key}' is indented more than '{prev_key}' (line {prev_line}), which already has a value, "
+                f"so YAML reads it as part of that value: indent it {prev_indent} spaces like '{prev_key}'")
+    siblings = sorted({level[0] for level in levels})
+    if indent not in siblings and indent < prev_indent:
+        ranked = sorted(siblings, key=lambda level: (abs(level - indent), -level))
+        owners = {i: k for i, k, _, _ in reversed(levels)}  # the nearest key at each level
+        options = [f"{level} spaces to sit beside '{owners[level]}'" for level in ranked[:2]
+                   if abs(level - indent) == abs(ranked[0] - indent)]
+        return (f"'{key}' is indented {indent} spaces, which matches no level above "
+                f"({', '.join(map(str, siblings))}): indent it " + " or ".join(options))
+    return None
+
+
 def _yaml_error(doc: YamlDocument, exc: yaml.YAMLError) -> Diagnostic:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
@@ -324,14 +435,15 @@ def _yaml_error(doc: YamlDocument, exc: yaml.YAMLError) -> Diagnostic:
         lines = doc.text.splitlines()
         if 0 <= mark.line < len(lines) and mark.column < len(lines[mark.line]):
             bad_char = lines[mark.line][mark.column]
+    indentation = _indentation_hint(doc.text, mark.line) if mark is not None and doc.text else None
     if "tab" in problem.lower() or bad_char == "\t":
         hint = "YAML indentation must use spaces, not tabs"
     elif "mapping values are not allowed" in problem:
-        hint = "a value containing ': ' must be quoted"
+        hint = indentation or "a value containing ': ' must be quoted"
     elif "found character '%'" in problem or "found character '@'" in problem or "'`'" in problem:
         hint = "quote values that start with %, @ or `"
-    elif "expected <block end>" in problem:
-        hint = "check the indentation of this line against the lines above it"
+    elif "expected <block end>" in problem or "did not find expected key" in problem:
+        hint = indentation or "check the indentation of this line against the lines above it"
     line = mark.line + 1 if mark is not None else None
     col = mark.column + 1 if mark is not None else None
     return Diagnostic("yaml-syntax", message, file=doc.file, line=line, col=col, hint=hint)
@@ -383,7 +495,15 @@ def load_yaml_text(text: str, file: str = "<input>", *, env: Callable[[str], str
 
 
 def read_text_file(path: FsPath, display: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, Diagnostic | None]:
-    """Read a UTF-8 text file with size and binary checks; a diagnostic instead of an exception."""
+    """Read a UTF-8 text file with size and binary checks; a diagnostic instead of an exception.
+
+    An editor's unsaved text for the file (:mod:`aira_dsl.overlay`) is returned instead of the disk's."""
+    unsaved = overlay_text(path)
+    if unsaved is not None and len(unsaved) <= max_bytes:
+        return unsaved, None
+    if unsaved is not None:
+        return None, Diagnostic("file-too-large", f"the text is {len(unsaved) / 1e6:.1f} MB; the limit is "
+                                f"{max_bytes / 1e6:.1f} MB", file=display)
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -425,8 +545,7 @@ def load_yaml_file(path: str | os.PathLike[str], *, display: str | None = None,
     key: tuple[object, ...] | None = None
     if env is None and env_mode != "error":
         try:
-            stat = fs_path.stat()
-            key = (name, os.path.realpath(fs_path), stat.st_size, stat.st_mtime_ns, env_mode,
+            key = (name, realpath(fs_path), *file_identity(fs_path), env_mode,
                    hash(frozenset(os.environ.items())))
         except OSError:
             key = None

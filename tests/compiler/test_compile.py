@@ -29,6 +29,7 @@ def test_same_bytes_from_different_working_directories(name: str, tmp_path: Path
     copy = tmp_path / "elsewhere" / "project"
     shutil.copytree(REPO / "specs", copy / "specs")
     shutil.copytree(REPO / "prompts", copy / "prompts")
+    (copy / "pyproject.toml").touch()  # a project: specs/ may name ../prompts/ (aira_dsl.roots)
     monkeypatch.chdir(REPO)
     first = compile_spec(f"specs/{name}.yaml").plan
     monkeypatch.chdir(tmp_path)

@@ -88,7 +88,7 @@ def documented_differences() -> tuple[dict[str, tuple[str, str]], dict[str, str]
     for line in block.group(1).splitlines():
         if match := re.fullmatch(r"  (\S+): (.*) -> (.*)", line):
             changes[match[1]] = (match[2], match[3])
-        elif match := re.fullmatch(r"template (\S+) \((added|removed|changed)\):?", line):
+        elif match := re.fullmatch(r"template (\S+(?: -> \S+)?) \((added|removed|changed|replaced)\):?", line):
             templates[match[1]] = match[2]
     return changes, templates
 

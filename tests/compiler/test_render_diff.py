@@ -136,3 +136,31 @@ def test_diff_bad_references(spec_repo: Path, a: str, needle: str) -> None:
 def test_diff_outside_a_repository(tmp_path: Path) -> None:
     result = run_cli("diff", "HEAD:specs/a.yaml", "HEAD:specs/b.yaml", cwd=tmp_path)
     assert result.returncode == 2 and "not inside a git repository" in result.stderr
+
+
+def test_diff_swapped_prompt_file_is_one_template_diff(spec_repo: Path) -> None:
+    """Issue 16: pointing an operator at another prompt file showed the old template removed and
+    the new one added, all 80 lines each; it is one unified diff of old against new."""
+    prompts = spec_repo / "prompts" / "aira"
+    new = prompts / "draft_v2.j2"
+    new.write_text((prompts / "draft.j2").read_text().replace("{{ task.description|fence }}",
+                                                              "{{ task.description|fence }}\nBe brief.",
+                                                              1))
+    base = spec_repo / "specs" / "aira-base.yaml"
+    base.write_text(base.read_text().replace("../prompts/aira/draft.j2", "../prompts/aira/draft_v2.j2"))
+    result = run_cli("diff", "HEAD:specs/aira-greedy.yaml", "specs/aira-greedy.yaml", "--format", "json",
+                     cwd=spec_repo)
+    assert result.returncode == 1, result.stderr
+    payload = json.loads(result.stdout)
+    assert {"section": "operators", "path": "operators.draft.prompt.system", "before": "aira/draft.j2",
+            "after": "aira/draft_v2.j2"} in payload["changes"]
+    (change,) = payload["templates"]
+    assert (change["name"], change["status"]) == ("aira/draft.j2 -> aira/draft_v2.j2", "replaced")
+    lines = change["diff"].splitlines()
+    assert lines[:2] == ["--- HEAD:specs/aira-greedy.yaml:aira/draft.j2",
+                         "+++ specs/aira-greedy.yaml:aira/draft_v2.j2"]
+    changed = [line for line in lines[2:] if line[:1] in "+-" and not line.startswith("@@")]
+    assert changed == ["+Be brief."]
+    text = run_cli("diff", "HEAD:specs/aira-greedy.yaml", "specs/aira-greedy.yaml", cwd=spec_repo)
+    assert "template aira/draft.j2 -> aira/draft_v2.j2 (replaced):" in text.stdout
+    assert "(removed)" not in text.stdout and "(added)" not in text.stdout

@@ -80,6 +80,22 @@ def test_common_mistakes(source: str, start: int, end: int, message: str, hint_p
     assert err.hint is not None and hint_part in err.hint
 
 
+@pytest.mark.parametrize(("source", "start", "end", "hint"), [
+    ("review.metric !== 1", 14, 17, "`!==` is not an operator; use `!=`"),
+    ("review.metric === 1", 14, 17, "`===` is not an operator; use `==`"),
+    ("review.metric <> 1", 14, 16, "`<>` is not an operator; use `!=`"),
+    ("review.metric =! 1", 14, 16, "`=!` is not an operator; use `!=`"),
+    ("review.metric => 1", 14, 16, "`=>` is not an operator; use `>=`"),
+])
+def test_other_languages_comparisons_name_the_right_operator(source: str, start: int, end: int,
+                                                             hint: str) -> None:
+    """Issue 16: `!==` got the hint "use ==", the fix for `=`; the whole would-be operator is
+    underlined and the hint names the operator meant."""
+    err = syntax_error(source)
+    assert err.message == f"unexpected '{source[start:end]}'"
+    assert (err.start, err.end, err.hint) == (start, end, hint)
+
+
 @pytest.mark.parametrize("source", ["", "   ", "\n\t"])
 def test_empty_expression(source: str) -> None:
     err = syntax_error(source)

@@ -25,6 +25,7 @@ def test_doc_has_examples() -> None:
 def test_example_validates(index: int, tmp_path: Path) -> None:
     shutil.copytree(REPO / "specs", tmp_path / "specs")
     shutil.copytree(REPO / "prompts", tmp_path / "prompts")
+    (tmp_path / "pyproject.toml").touch()  # a project: specs/ may name ../prompts/ (aira_dsl.roots)
     path = tmp_path / "specs" / f"doc-example-{index}.yaml"
     path.write_text(EXAMPLES[index])
     errors = [d for d in check_spec(path).diagnostics if d.is_error]
