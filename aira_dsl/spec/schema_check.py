@@ -79,6 +79,21 @@ def _type_of(value: Any) -> str:
     return type(value).__name__
 
 
+def _other_policy_hint(key: str, kind: str) -> str | None:
+    """Say which policy kinds take ``key`` when the spec's own kind does not (e.g. ``expansion``
+    is an MCTS parameter, so on a greedy policy "allowed keys: ..." alone would not explain it)."""
+    from dataclasses import fields
+
+    from aira_dsl.search.policy import PARAMS
+
+    owners = [name for name, cls in PARAMS.items() if name != kind and key in {f.name for f in fields(cls)}]
+    if not owners or kind not in PARAMS:
+        return None
+    which = " and ".join(f"'{o}'" for o in owners)
+    return (f"'{key}' is a parameter of policy kind {which}, not of '{kind}'; "
+            f"remove it or change policy.kind")
+
+
 def _convert(doc: YamlDocument, error: ValidationError) -> list[Diagnostic]:
     path: Path = tuple(error.absolute_path)
     where = dotted(path)
@@ -94,6 +109,8 @@ def _convert(doc: YamlDocument, error: ValidationError) -> list[Diagnostic]:
             guess = did_you_mean(str(extra), allowed)
             hint = f"did you mean '{guess}'?" if guess else (
                 "allowed keys: " + ", ".join(allowed) if allowed else None)
+            if path == ("policy",) and isinstance(instance.get("kind"), str):
+                hint = _other_policy_hint(str(extra), instance["kind"]) or hint
             out.append(doc.diagnostic("unknown-key", f"unknown key '{extra}' in {where}",
                                       (*path, extra), hint=hint, on_key=True))
         return out

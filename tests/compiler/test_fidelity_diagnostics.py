@@ -21,8 +21,9 @@ FIXTURES = Path("tests/compiler/fixtures/fidelity")
 CASES = [
     # fixture, exit code, severity, code, line, col, message fragment, hint fragment
     ("expansion-on-greedy", 1, "error", "unknown-key", 7, 3, "unknown key 'expansion' in policy",
-     "allowed keys: kind, num_drafts"),
-    ("schedule-on-mcts", 1, "error", "unknown-key", 8, 3, "unknown key 'schedule' in policy", "expansion"),
+     "'expansion' is a parameter of policy kind 'mcts', not of 'greedy'"),
+    ("schedule-on-mcts", 1, "error", "unknown-key", 8, 3, "unknown key 'schedule' in policy",
+     "'schedule' is a parameter of policy kind 'evolutionary', not of 'mcts'"),
     ("expansion-unknown", 1, "error", "invalid-value", 7, 14, 'policy.expansion is "bacth"', "did you mean 'batch'?"),
     ("debug-time-short", 0, "warning", "debug-time-short", 7, 19,
      "policy.max_debug_time (10 minutes) is shorter than one execution may take (budget.exec_timeout: 30 minutes)",
