@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from aira_dsl.cli._models import load_env_file, model_options
 from aira_dsl.diagnostics import EXIT_OK
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,29 +103,39 @@ def sweep() -> None:
 @click.option("--wait", is_flag=True, help="SLURM: wait until every job has ended (local and Ray always wait).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: the dry run's grid, or the final job states, as JSON.")
+@model_options
 @_guarded
 def launch_command(sweep_file: Path, out: Path | None, dry_run: bool, executor_kind: str | None, wait: bool,
-                   fmt: str) -> None:
+                   fmt: str, model_choices: tuple[str, ...], model_settings: tuple[str, ...],
+                   env_file: Path | None, no_env_file: bool) -> None:
     """Launch the grid of SWEEP (this is what `aira-dsl sweep SWEEP` runs).
 
     Everything is checked before anything is written: the sweep file, every variant (compiled),
     every task, the model endpoint ($OPENAI_BASE_URL / API keys, which jobs inherit) and the
     executor. If DIR already holds this same sweep, the unfinished jobs are continued; a DIR
-    that holds another sweep is refused.
+    that holds another sweep, or this sweep compiled to other plans, is refused.
+
+    --model NAME=PROVIDER/MODEL and -M NAME.KEY=VALUE apply to every variant (each must have
+    model NAME) and are frozen in its plan, so `sweep resume` keeps them. A .env file (./.env,
+    else the nearest one from the sweep file's folder up to its project root) is read first;
+    the jobs inherit its variables.
 
     \b
     Examples:
       aira-dsl sweep launch examples/sweeps/quick.yaml --dry-run --format json
+      aira-dsl sweep launch examples/sweeps/quick.yaml --dry-run --model coder=vllm/Qwen/Qwen2.5-Coder-7B-Instruct
       aira-dsl sweep launch examples/sweeps/ray.yaml --out sweeps/ray --executor local
     """
     from aira_dsl.sweep import controller, render, status
 
+    load_env_file(env_file, no_env_file, sweep_file)
     if dry_run:
-        prepared = controller.prepare(sweep_file, executor_kind)
+        prepared = controller.prepare(sweep_file, executor_kind, models=model_choices, model_settings=model_settings)
         data = render.dry_run_data(prepared, out or controller.default_out(prepared.sweep))
         sys.stdout.write(render.render_dry_run(data, fmt))
         sys.exit(EXIT_OK)
-    result = controller.launch(sweep_file, out, executor_kind=executor_kind, wait=wait, say=_say)
+    result = controller.launch(sweep_file, out, executor_kind=executor_kind, wait=wait, say=_say,
+                               models=model_choices, model_settings=model_settings)
     if fmt == "json":
         sys.stdout.write(render.render_status(status(result.sweep_dir), "json"))
     else:

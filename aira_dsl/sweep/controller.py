@@ -11,10 +11,11 @@ change is written as it happens, so an interrupted launch leaves every job recor
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,11 +73,13 @@ def default_out(sweep: Sweep) -> Path:
     return Path("sweeps") / sweep.name
 
 
-def prepare(sweep_file: str | os.PathLike[str], executor_kind: str | None = None) -> Prepared:
-    """Load, check and compile a sweep file (nothing is written)."""
+def prepare(sweep_file: str | os.PathLike[str], executor_kind: str | None = None, *,
+            models: Sequence[str] = (), model_settings: Sequence[str] = ()) -> Prepared:
+    """Load, check and compile a sweep file (nothing is written); ``models`` and
+    ``model_settings`` (``--model``, ``-M``) apply to every variant and are frozen in its plan."""
     if not Path(sweep_file).is_file():
         raise SweepError(f"{sweep_file}: no such file", "pass a sweep file (see examples/sweeps/quick.yaml)")
-    result = load_sweep(sweep_file)
+    result = load_sweep(sweep_file, models=models, model_settings=model_settings)
     if not result.ok or result.sweep is None:
         errors = sum(d.is_error for d in result.diagnostics)
         raise SweepError(f"the sweep file has {errors} error(s); nothing was launched", diagnostics=result.diagnostics)
@@ -168,6 +171,12 @@ def _check_out_dir(prepared: Prepared, out: Path) -> bool:
                 f"{out} holds another sweep ({data.get('name')!r}, from {data.get('sweep_file')}, whose content "
                 f"differs from {prepared.sweep.file})",
                 f"pass a new --out for this sweep file, or continue that sweep with `aira-dsl sweep resume {out}`")
+        changed = [vid for vid, plan in prepared.plans.items() if _stored_plan_hash(sd, vid) != plan.plan_hash]
+        if changed:
+            raise SweepError(
+                f"{out} holds this sweep, but variant(s) {', '.join(changed)} now compile to other plans "
+                "(a different --model or -M, or an edited spec or prompt)",
+                f"continue the frozen sweep with `aira-dsl sweep resume {out}`, or pass a new --out")
         return True
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SweepError(f"{out} exists and is not a sweep directory", "pass an empty or new folder as --out")
@@ -252,9 +261,10 @@ def wait_for(sd: SweepDir, keys: list[str], say: Say, poll: float = WAIT_POLL_S)
 
 
 def launch(sweep_file: str | os.PathLike[str], out: Path | None = None, *, executor_kind: str | None = None,
-           wait: bool = False, say: Say = print) -> SweepResult:
+           wait: bool = False, say: Say = print, models: Sequence[str] = (),
+           model_settings: Sequence[str] = ()) -> SweepResult:
     """``aira-dsl sweep SWEEP``: check everything, write the sweep directory, launch the grid."""
-    prepared = prepare(sweep_file, executor_kind)
+    prepared = prepare(sweep_file, executor_kind, models=models, model_settings=model_settings)
     out = out or default_out(prepared.sweep)
     again = _check_out_dir(prepared, out)
     executor = prepared.executor
@@ -268,6 +278,16 @@ def launch(sweep_file: str | os.PathLike[str], out: Path | None = None, *, execu
     _create(prepared, sd)
     keys = [job.key for job in prepared.sweep.jobs()]
     return _launch_jobs(sd, executor, prepared.config, keys, prepared.plans, wait=wait, say=say, command="launch")
+
+
+def _stored_plan_hash(sd: SweepDir, vid: str) -> str | None:
+    """The plan_hash of variant ``vid``'s frozen plan in the sweep directory (None if unreadable)."""
+    try:
+        data = json.loads(sd.plan_path(vid).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get("plan_hash") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _load_plans(sd: SweepDir, data: dict[str, Any]) -> dict[str, Any]:

@@ -61,11 +61,13 @@ def override_text(path: str, value: Any) -> str:
 
 
 def load_sweep(path: str | os.PathLike[str], *, compile_specs: bool = True, display: str | None = None,
-               env: Callable[[str], str | None] | None = None, env_mode: str = "error") -> LoadResult:
+               env: Callable[[str], str | None] | None = None, env_mode: str = "error",
+               models: Sequence[str] = (), model_settings: Sequence[str] = ()) -> LoadResult:
     """Check a sweep file; with ``compile_specs`` every variant is compiled (plans in the result).
 
     ``env_mode`` is how unset ``${env:NAME}`` variables count: ``error`` when launching (the plans
-    freeze their values), ``warn`` for ``validate``.
+    freeze their values), ``warn`` for ``validate``. ``models`` and ``model_settings`` are the
+    launch's ``--model`` and ``-M`` arguments, applied to every variant after its own overrides.
     """
     file = Path(path)
     name = display or str(path)
@@ -91,7 +93,8 @@ def load_sweep(path: str | os.PathLike[str], *, compile_specs: bool = True, disp
     diags.extend(checker.diags)
     plans: dict[str, Any] = {}
     if compile_specs:  # also when other parts have errors: every problem is shown in one go
-        diags.extend(_compile_variants(doc, file.resolve().parent, variants, plans, env_mode))
+        diags.extend(_compile_variants(doc, file.resolve().parent, variants, plans, env_mode, models,
+                                       model_settings))
     if any(d.is_error for d in diags):
         return LoadResult(None, diags)
     sweep = Sweep(name=settings.name or slug(file.stem), file=file.resolve(),
@@ -241,7 +244,8 @@ def _spec_name(spec: Path) -> str:
 
 
 def _compile_variants(doc: YamlDocument, base: Path, variants: list[Variant], plans: dict[str, Any],
-                      env_mode: str) -> list[Diagnostic]:
+                      env_mode: str, models: Sequence[str] = (),
+                      model_settings: Sequence[str] = ()) -> list[Diagnostic]:
     """Compile every variant (named after its label) into ``plans``; returns the problems."""
     from aira_dsl.compiler import compile_spec
     from aira_dsl.plan import is_plan_file, load_plan
@@ -254,15 +258,16 @@ def _compile_variants(doc: YamlDocument, base: Path, variants: list[Variant], pl
         where: tuple[str | int, ...] = ("specs", index) if variant.variant is None else \
             ("specs", index, "variants", variant.variant)
         if is_plan_file(variant.spec):
-            if variant.overrides:
+            if variant.overrides or models or model_settings:
                 diags.append(doc.diagnostic(
                     "variant-compile", f"'{variant.id}': a compiled plan cannot take overrides "
-                    "(run settings or variants)", where, hint="list the spec, not its plan"))
+                    "(run settings, variants, --model or -M)", where, hint="list the spec, not its plan"))
                 continue
             plans[variant.id] = load_plan(variant.spec)
             continue
         overrides = [*variant.overrides, override_text("name", variant.id)]
-        compiled = compile_spec(variant.spec, overrides=overrides, env_mode=env_mode)
+        compiled = compile_spec(variant.spec, overrides=overrides, env_mode=env_mode, models=models,
+                                model_settings=model_settings)
         spec_diags = compiled.diagnostics.sorted()
         errors = [d for d in spec_diags if d.is_error]
         if compiled.plan is None or errors:

@@ -50,7 +50,9 @@ def dry_run_data(prepared: Prepared, out: Path) -> dict[str, Any]:
     resources = executor.resources()
     budget = {}
     for vid, plan in prepared.plans.items():
-        budget[vid] = {"steps": plan.budget.steps, "time_s": plan.budget.time, "workers": plan.execution.workers}
+        budget[vid] = {"steps": plan.budget.steps, "time_s": plan.budget.time, "workers": plan.execution.workers,
+                       "models": {name: (f"{m.provider}/{m.model}" if m.provider else m.model)
+                                  for name, m in plan.models.items()}}
     total: dict[str, Any] = {"jobs": len(jobs)}
     if prepared.config.kind == "slurm":
         s = prepared.config.slurm
@@ -103,6 +105,7 @@ def render_dry_run(data: dict[str, Any], fmt: str) -> str:
         sets = " ".join(f"--set {o}" for o in v["overrides"]) or "(no overrides)"
         lines.append(f"  {v['id']}: {_short(v['spec'])}  {sets}  [plan {v['plan_hash'][:12]}, steps {v['steps']}, "
                      f"time {_duration(v['time_s'])}]")
+        lines.append("      models: " + ", ".join(f"{name}={model}" for name, model in v["models"].items()))
     lines.append(f"tasks: {', '.join(_short(t) for t in data['tasks'])}")
     lines.append(f"seeds: {', '.join(map(str, data['seeds']))}")
     for note in data["notes"]:

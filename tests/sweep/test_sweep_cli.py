@@ -137,3 +137,40 @@ def test_help_lists_the_subcommands() -> None:
     for word in ("status", "resume", "--dry-run", "Exit codes"):
         assert word in done.stdout
     assert "sweep" in cli(["--help"]).stdout
+
+
+def test_model_choices_and_env_file_reach_every_job_and_stay_frozen(tmp_path: Path) -> None:
+    """`sweep --model`/`-M` change every variant's plan (shown by the dry run), the jobs call the
+    chosen model with the endpoint from the project's .env, and a re-launch with another choice
+    into the same folder is refused while `resume` keeps the frozen choice."""
+    with ScriptedServer(script()) as srv:
+        project = tmp_path / "project"
+        (project / ".git").mkdir(parents=True)
+        (project / ".env").write_text(f"OPENAI_BASE_URL={srv.base_url}\nOPENAI_API_KEY=from-dotenv\n",
+                                      encoding="utf-8")
+        sweep_file = tiny(project)
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
+        choice = ["--model", "coder=openai/chosen-coder", "-M", "reviewer.model=chosen-reviewer"]
+
+        dry = cli(["sweep", str(sweep_file), "--dry-run", "--format", "json", *choice], env=env, cwd=tmp_path)
+        assert dry.returncode == 0, dry.stderr
+        plain = cli(["sweep", str(sweep_file), "--dry-run", "--format", "json"], env=env, cwd=tmp_path)
+        chosen, default = json.loads(dry.stdout)["variants"][0], json.loads(plain.stdout)["variants"][0]
+        assert chosen["models"] == {"coder": "openai/chosen-coder", "reviewer": "chosen-reviewer"}
+        assert chosen["plan_hash"] != default["plan_hash"] and default["models"]["coder"] != "openai/chosen-coder"
+
+        out = tmp_path / "out"
+        done = cli(["sweep", str(sweep_file), "--out", str(out), *choice], env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert f"loaded .env from {(project / '.env').resolve()}" in done.stderr and "from-dotenv" not in done.stderr
+        asked = {r["body"]["model"] for r in srv.chat_requests()}
+        assert asked == {"chosen-coder", "chosen-reviewer"}, asked
+
+        other = cli(["sweep", str(sweep_file), "--out", str(out), "--model", "coder=openai/another"], env=env,
+                    cwd=tmp_path)
+        assert other.returncode == 2 and "now compile to other plans" in other.stderr, other.stderr
+        resumed = cli(["sweep", "resume", str(out)], env=env, cwd=tmp_path)
+        assert resumed.returncode == 0 and "nothing to relaunch" in resumed.stderr
+
+        wrong = cli(["sweep", str(sweep_file), "--dry-run", "--model", "coderx=openai/x"], env=env, cwd=tmp_path)
+        assert wrong.returncode == 1 and "no model 'coderx'" in wrong.stderr and "did you mean 'coder'" in wrong.stderr
