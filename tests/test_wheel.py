@@ -1,6 +1,6 @@
 """The package carries its own specs, prompts and sandbox profiles (issue: package data).
 
-A wheel is built from this checkout, installed into a fresh virtual environment outside it, and
+A wheel is built from this working tree (committed into a fresh repository), installed into a fresh virtual environment outside it, and
 used from a folder that has nothing of the checkout: `demo` must reach a valid best submission,
 `validate` must pass a copied spec folder with no warning (the shipped profiles are found), and a
 user's spec must extend a shipped one by its package reference.
@@ -17,7 +17,7 @@ import venv
 from pathlib import Path
 
 import pytest
-from tests_support import REPO
+from tests_support import REPO, working_tree_repository
 
 ASSETS = ("specs", "prompts", "runtimes", "schema")
 
@@ -35,7 +35,10 @@ def test_package_assets_are_the_repository_folders() -> None:
 def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the venv's bin folder, an empty working folder outside the checkout)."""
     root = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(REPO),
+    # From a fresh repository holding the working tree, not from the checkout itself: its build
+    # leftovers once hid a wheel that only failed from a clean clone.
+    source = working_tree_repository(root / "source")
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(source),
                             "-w", str(root / "dist")], capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-3000:]
     wheel = next((root / "dist").glob("aira_dsl-*.whl"))

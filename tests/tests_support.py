@@ -51,3 +51,28 @@ def import_or_skip(module: str, component: str, reason: str) -> object:
     except ImportError as exc:
         skip_unless_provided(component, f"{reason} ({exc})")
         raise  # unreachable: skip_unless_provided raises
+
+
+def working_tree_repository(target: Path) -> Path:
+    """This checkout's working tree (tracked and untracked-not-ignored files, links kept as
+    links) committed into a fresh git repository at ``target``, with none of the checkout's
+    build leftovers: what a clone of the code under test looks like (a wheel built from it sees
+    git's file list, as in CI and in pre-commit's hook environment)."""
+    import shutil
+
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
+                            check=True, capture_output=True).stdout.decode("utf-8", "surrogateescape")
+    for name in filter(None, listed.split("\0")):
+        source, copy = REPO / name, target / name
+        if source.is_symlink():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(os.readlink(source), copy)
+        elif source.is_file():  # not deleted in the working tree
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "the working tree under test"]):
+        subprocess.run(["git", *args], cwd=target, check=True, capture_output=True, env=env, timeout=300)
+    return target

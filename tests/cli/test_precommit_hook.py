@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests_support import skip_unless_provided
+from tests_support import skip_unless_provided, working_tree_repository
 
 pytestmark = pytest.mark.slow
 
@@ -81,18 +81,7 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         import pre_commit  # noqa: F401
     except ImportError:
         skip_unless_provided("pre-commit", "pre-commit is not installed (pip install -e '.[dev]' has it)")
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
-                            check=True, capture_output=True).stdout.decode("utf-8", "surrogateescape")
-    target = tmp_path_factory.mktemp("hook") / "aira-dsl"
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if not source.is_file() or source.is_symlink():  # deleted in the working tree, or a link
-            continue
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target / name)
-    git(target, "init", "-q", "-b", "main")
-    git(target, "add", "-A")
-    git(target, "commit", "-q", "-m", "the working tree under test")
+    target = working_tree_repository(tmp_path_factory.mktemp("hook") / "aira-dsl")
     git(target, "tag", "-a", TAG, "-m", f"{TAG}: the release the README's pre-commit snippet names")
     return target
 
