@@ -24,7 +24,7 @@ from aira_dsl.tasks.errors import TaskError
 from aira_dsl.tasks.medals import rank_score
 from aira_dsl.tasks.metrics import get_metric
 from aira_dsl.tasks.model import Task
-from aira_dsl.tasks.submission import Aligned, prepare_submission
+from aira_dsl.tasks.submission import Aligned, SubmissionCheck, prepare_submission
 
 __all__ = ["GradeReport", "grade_submission", "load_grader", "score_aligned"]
 
@@ -160,8 +160,13 @@ def _report(task: Task, path: Path, *, score: float | None, reason: str | None,
         threshold_kind=thresholds.kind if thresholds else None, notes=notes)
 
 
-def grade_submission(task: Task, path: Path | str) -> GradeReport:
+def grade_submission(task: Task, path: Path | str,
+                     prepared: tuple[SubmissionCheck, Aligned | None] | None = None) -> GradeReport:
     """Check and score the submission at ``path``; an invalid one gets a report with its reason.
+
+    ``prepared`` is what :func:`prepare_submission` already returned for this very file (the
+    engine checks a submission before it grades it: the second parse is skipped); it is used
+    only for tasks graded by aira-dsl's own metrics.
 
     Raises :class:`TaskError` for problems of the task (unreadable answers, a broken grader,
     ``mlebench`` missing for an MLE-bench task), never for problems of the submission.
@@ -176,7 +181,7 @@ def grade_submission(task: Task, path: Path | str) -> GradeReport:
 
         return grade_with_mlebench(task, path)
     exists = path.is_file()
-    check, aligned = prepare_submission(task, path)
+    check, aligned = prepared if prepared is not None else prepare_submission(task, path)
     if aligned is None:
         return _report(task, path, score=None, reason=check.reason, notes=check.notes, exists=exists)
     try:
