@@ -9,6 +9,10 @@ string cleaned. A ``text/event-stream`` body is framed into server-sent events h
 event held to the same bounds. Whatever is refused raises
 :class:`~aira_dsl.llm.untrusted.TransientResponseError` with a message naming the problem.
 
+Error statuses are the exception: the package reads their body whole before raising its
+exception, so :class:`BoundedErrorBodies`, the HTTP transport the client is built with, cuts
+such a body to :data:`~aira_dsl.llm.untrusted.MAX_ERROR_BODY_BYTES` first.
+
 Transport failures while reading (a body cut short, broken chunked framing) surface as the HTTP
 library's own transport errors, which the retry policy already treats as transient; the total
 time is bounded by the caller's per-attempt deadline, not here.
@@ -19,9 +23,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
-from aira_dsl.llm.untrusted import MAX_RESPONSE_BYTES, TransientResponseError, decode_json, preview
+from aira_dsl.llm.untrusted import (
+    MAX_ERROR_BODY_BYTES,
+    MAX_RESPONSE_BYTES,
+    TransientResponseError,
+    decode_json,
+    preview,
+)
 
-__all__ = ["HTTPBody", "is_event_stream", "read_completion", "read_events"]
+__all__ = ["BoundedErrorBodies", "HTTPBody", "bounded_http_client", "http_module", "is_event_stream",
+           "read_completion", "read_events"]
 
 _MIB = MAX_RESPONSE_BYTES // (1024 * 1024)
 
@@ -132,3 +143,89 @@ async def read_events(response: HTTPBody) -> AsyncIterator[dict[str, Any]]:
     payload = b"\n".join(data)
     if payload.strip() and payload.strip() != b"[DONE]":
         yield _event(payload)
+
+
+def http_module() -> Any:
+    """The HTTP library the installed ``openai`` package is built on (``httpx2`` in recent
+    releases, ``httpx`` before), found from the package's default client class."""
+    import importlib
+
+    import openai
+
+    for base in openai.DefaultAsyncHttpxClient.__mro__:
+        if base.__name__ == "AsyncClient" and not base.__module__.startswith("openai"):
+            return importlib.import_module(base.__module__.split(".")[0])
+    raise ImportError("the openai package's HTTP library was not found")
+
+
+class BoundedErrorBodies:
+    """An HTTP transport that hands on an error response (status ≥ 400) with at most
+    :data:`~aira_dsl.llm.untrusted.MAX_ERROR_BODY_BYTES` of its decoded body and its connection
+    released, and every other response untouched (those bodies are read by this module).
+
+    Without it a server answering "500" with a body of gigabytes (or without end) would be read
+    into memory whole by the ``openai`` package. The body is decoded here (gzip included) and
+    passed on uncompressed, so the package's own reading of it cannot grow past the bound. One
+    compressed piece is decoded at a time, so a compression bomb can still cost one piece's
+    expansion (the library reads 64 KiB pieces) before the cut.
+    """
+
+    _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+    def __init__(self, inner: Any, http: Any, limit: int = MAX_ERROR_BODY_BYTES) -> None:
+        self._inner = inner
+        self._http = http
+        self._limit = limit
+
+    async def handle_async_request(self, request: Any) -> Any:
+        response = await self._inner.handle_async_request(request)
+        if response.status_code < 400:
+            return response
+        kept = bytearray()
+        try:
+            async for piece in response.aiter_bytes():
+                kept += piece[: self._limit - len(kept)]
+                if len(kept) >= self._limit:
+                    break
+        except self._http.DecodingError:
+            pass  # keep what could be decoded: it is only an error message
+        finally:
+            await response.aclose()
+        headers = [(key, value) for key, value in response.headers.multi_items()
+                   if key.lower() not in self._DROPPED_HEADERS]
+        return self._http.Response(response.status_code, headers=headers, content=bytes(kept), request=request,
+                                   extensions={key: value for key, value in response.extensions.items()
+                                               if key != "network_stream"})
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> BoundedErrorBodies:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._inner.__aexit__(*exc)
+
+
+def bounded_http_client() -> Any:
+    """The ``openai`` package's default async HTTP client with every transport it builds — the
+    direct one and those for proxies from the environment (``HTTPS_PROXY``, ``NO_PROXY``
+    honoured as the library does) — wrapped in :class:`BoundedErrorBodies`.
+
+    The HTTP library builds its transports in two methods meant to be overridden
+    (``_init_transport``, ``_init_proxy_transport``); passing a ``transport=`` instead would
+    switch its environment proxies off.
+    """
+    import openai
+
+    http = http_module()
+
+    class BoundedClient(openai.DefaultAsyncHttpxClient):
+        def _init_transport(self, *args: Any, **kwargs: Any) -> Any:
+            return BoundedErrorBodies(super()._init_transport(*args, **kwargs), http)
+
+        def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> Any:
+            return BoundedErrorBodies(super()._init_proxy_transport(*args, **kwargs), http)
+
+    return BoundedClient()

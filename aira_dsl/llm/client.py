@@ -30,7 +30,7 @@ from typing import Any
 import openai
 
 from aira_dsl.llm.accounting import Accountant, CallRecord
-from aira_dsl.llm.body import is_event_stream, read_completion, read_events
+from aira_dsl.llm.body import bounded_http_client, is_event_stream, read_completion, read_events
 from aira_dsl.llm.cache import ResponseCache, canonical_request, request_key
 from aira_dsl.llm.config import ModelConfigError, ModelSettings, ReviewMethod
 from aira_dsl.llm.errors import LLMConfigError, LLMError, LLMRequestError, LLMUnavailableError
@@ -110,7 +110,8 @@ class OpenAIChatModel:
             if state is None:
                 s = self._settings
                 client = openai.AsyncOpenAI(api_key=_api_key(s), base_url=s.endpoint, timeout=s.timeout,
-                                            max_retries=0, default_headers=dict(s.extra_headers or {}))
+                                            max_retries=0, default_headers=dict(s.extra_headers or {}),
+                                            http_client=bounded_http_client())
                 state = self._states[loop] = _LoopState(client, s.max_concurrency)
             return state
 

@@ -18,13 +18,15 @@ from typing import Any
 
 from aira_dsl.llm.script import Fault
 
-__all__ = ["DEEP_JSON_DEPTH", "HUGE_ANSWER_CHARS", "SLOW_DRIP_SECONDS", "RawResponse", "as_list_content", "broken_response",
+__all__ = ["DEEP_JSON_DEPTH", "HUGE_ANSWER_CHARS", "HUGE_ERROR_BODY_BYTES", "SLOW_DRIP_SECONDS", "RawResponse", "as_list_content", "broken_response",
            "broken_responses_body", "poison"]
 
 HUGE_ANSWER_CHARS = 5_000_000
 """What ``huge_answer`` adds to an answer unless its ``size`` says otherwise."""
 SLOW_DRIP_SECONDS = 0.2
 """The pause between two bytes of ``slow_drip`` unless its ``seconds`` says otherwise."""
+HUGE_ERROR_BODY_BYTES = 64 * 1024 * 1024
+"""The size of ``huge_error_body``'s error message unless its ``size`` says otherwise."""
 DEEP_JSON_DEPTH = 100_000
 """The nesting of ``deep_json`` unless its ``size`` says otherwise."""
 
@@ -120,6 +122,10 @@ def broken_response(fault: Fault, *, stream: bool, completion: Mapping[str, Any]
         depth = fault.size or DEEP_JSON_DEPTH
         data = b'{"id": "chatcmpl-deep", "choices": ' + b"[" * depth + b"]" * depth + b"}"
         return _sse(b"data: " + data + b"\n\n") if stream else RawResponse(body=data)
+    if kind == "huge_error_body":
+        size = fault.size or HUGE_ERROR_BODY_BYTES
+        body = b'{"error": {"message": "' + b"overloaded " * (size // 11 + 1) + b'", "type": "server_error"}}'
+        return RawResponse(status=fault.status or 500, body=body)
     if kind == "close_without_response":
         return RawResponse(nothing=True)
     if kind == "invalid_utf8":

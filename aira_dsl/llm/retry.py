@@ -68,7 +68,8 @@ _TRANSPORT_ERRORS = _transport_errors()
 
 
 def error_message(exc: openai.APIStatusError) -> str:
-    """The server's own words: ``error.message`` of the JSON body, else the exception text.
+    """The server's own words: ``error.message`` of the JSON body, else the exception text
+    followed by the start of a body that is not JSON.
 
     Cleaned and cut to 500 characters: they end up in the journal and on the user's screen.
     """
@@ -80,6 +81,8 @@ def error_message(exc: openai.APIStatusError) -> str:
             text = str(inner["message"])
         elif isinstance(inner, str):
             text = inner
+    elif isinstance(body, str) and body.strip():  # not JSON: a proxy's page, or a body cut at 64 KiB
+        text = f"{text}: {body[:2000]}"
     return clean_text(" ".join(text[:2000].split()))[:500]
 
 

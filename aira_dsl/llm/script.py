@@ -29,7 +29,7 @@ FAULTS = ("rate_limit", "server_error", "unavailable", "hang", "truncated_json",
           "bad_review_args", "http_error", "context_length",
           # a hostile or broken endpoint (docs/llm.md, "Hostile endpoints")
           "invalid_json", "html", "error_body_200", "null_message", "chunked_garbage", "truncated_body",
-          "sse_garbage", "deep_json", "close_without_response", "invalid_utf8", *DECORATING_FAULTS)
+          "sse_garbage", "deep_json", "huge_error_body", "close_without_response", "invalid_utf8", *DECORATING_FAULTS)
 """Injectable faults; each is described in docs/llm.md."""
 FEATURES = ("tools", "json_schema", "json_object", "stream")
 """Request features the server can be told to refuse with HTTP 400, like servers that lack them."""
@@ -118,7 +118,8 @@ class Fault:
     usage: Mapping[str, Any] | None = None
     """``bad_usage``: the ``usage`` object sent as given (negative, huge, strings...)."""
     size: int | None = None
-    """``huge_answer``: characters added to the answer; ``deep_json``: the nesting depth."""
+    """``huge_answer``: characters added to the answer; ``deep_json``: the nesting depth;
+    ``huge_error_body``: the bytes of the error message."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:

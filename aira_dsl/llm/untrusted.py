@@ -21,6 +21,11 @@ from typing import Any
 __all__ = ["MAX_JSON_DEPTH", "MAX_RESPONSE_BYTES", "TransientResponseError", "clean_json", "clean_text", "decode_json",
            "json_depth", "preview"]
 
+MAX_ERROR_BODY_BYTES = 64 * 1024
+"""The most bytes kept of the body of an HTTP error status (4xx/5xx). Error objects are a few
+hundred bytes; the ``openai`` package reads an error body whole, so the transport cuts it first
+(:class:`aira_dsl.llm.body.BoundedErrorBodies`)."""
+
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 """The most bytes read of one response body (or of one server-sent event), and the most characters
 of answer assembled from a stream. The longest real answers (128k tokens of output) are well under
