@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aira_dsl.diagnostics import Diagnostic, Severity
+from aira_dsl.roots import OUTSIDE_CODE, allowed_roots, check_inside, outside_hint
 from aira_dsl.settings.fields import SettingError, build
 from aira_dsl.spec.schema_check import load_packaged_schema, schema_diagnostics
 from aira_dsl.spec.yamlpos import YamlDocument, load_yaml_file
@@ -84,7 +85,7 @@ def load_sweep(path: str | os.PathLike[str], *, compile_specs: bool = True, disp
         settings: SweepFile = build(SweepFile, doc.data)
     except SettingError as exc:
         return LoadResult(None, [*diags, doc.diagnostic("invalid-value", str(exc), tuple(exc.path), hint=exc.hint)])
-    checker = _Checker(doc, file.resolve().parent)
+    checker = _Checker(doc, file.resolve().parent, allowed_roots(file))
     run, run_overrides = checker.run_settings(settings.run)
     variants = checker.variants(settings.specs, run_overrides)
     tasks = checker.tasks(settings.tasks)
@@ -106,10 +107,22 @@ def load_sweep(path: str | os.PathLike[str], *, compile_specs: bool = True, disp
 class _Checker:
     """The meaning checks; collects diagnostics positioned in the sweep file."""
 
-    def __init__(self, doc: YamlDocument, base: Path):
+    def __init__(self, doc: YamlDocument, base: Path, roots: tuple[Path, ...] = ()):
         self.doc = doc
         self.base = base
+        self.roots = roots
+        """Where the spec files and task folders the sweep names may be (:mod:`aira_dsl.roots`)."""
         self.diags: list[Diagnostic] = []
+
+    def outside(self, what: str, raw: str, path: Path, where: tuple[str | int, ...]) -> bool:
+        """Report ``path`` (named ``raw``) if it leaves the allowed roots; checked before the
+        path is opened or its folder listed, so nothing of what lies outside is shown."""
+        reason = check_inside(path, self.roots)
+        if reason is None:
+            return False
+        self.error(OUTSIDE_CODE, f"{what} '{raw}' is outside the allowed roots: {reason}", where,
+                   hint=outside_hint(f"{what} paths"))
+        return True
 
     def error(self, code: str, message: str, path: tuple[str | int, ...], hint: str | None = None,
               severity: Severity = Severity.ERROR) -> None:
@@ -137,6 +150,8 @@ class _Checker:
             where: tuple[str | int, ...] = ("specs", i) if isinstance(entry, str) else ("specs", i, "path")
             raw = entry if isinstance(entry, str) else entry.path
             spec = (self.base / os.path.expanduser(raw)).resolve()
+            if self.outside("spec", raw, self.base / os.path.expanduser(raw), where):
+                continue
             if not spec.is_file():
                 self.error("unknown-spec", f"no agent spec at '{raw}' (looked for {spec})", where,
                            hint=self._spec_hint(spec))
@@ -192,6 +207,9 @@ class _Checker:
                 members = (text,)
             else:
                 path = (self.base / os.path.expanduser(text)).resolve()
+                if _looks_like_path(text) and self.outside("task", raw, self.base / os.path.expanduser(text),
+                                                           ("tasks", i)):
+                    continue
                 if not _looks_like_path(text) or not path.exists():
                     guess = difflib.get_close_matches(text, [*BUNDLED, *task_lists()], n=1)
                     self.error("unknown-task", f"no task '{raw}': not a bundled task, a named list, "

@@ -163,3 +163,29 @@ def test_slurm_memory_is_asked_in_megabytes() -> None:
     assert SlurmExecutor(SlurmSettings(mem_gb=2)).parameters("x")["mem"] == "2048M"
     assert SlurmExecutor(SlurmSettings(mem_gb=1.5)).parameters("x")["mem"] == "1536M"
     assert "mem" not in SlurmExecutor(SlurmSettings()).parameters("x")
+
+
+def test_spec_and_task_paths_stay_inside_the_allowed_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep file from someone else cannot name a spec or task folder outside its project: it is
+    refused before the path is opened or its folder listed (no line of the file, no file names)."""
+    monkeypatch.delenv("AIRA_DSL_ALLOWED_ROOTS", raising=False)
+    outside = tmp_path / "elsewhere"
+    (outside / "task").mkdir(parents=True)
+    (outside / "task" / "task.yaml").write_text("name: secret-task\n", encoding="utf-8")
+    (outside / "secret.yaml").write_text("name: the-secret-line\n", encoding="utf-8")
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    (project / "mine.yaml").write_text(f"extends: {SPEC}\nname: mine\n", encoding="utf-8")
+    specs_line = f"specs: [../elsewhere/secret.yaml, {outside / 'nothing.yaml'}, mine.yaml, {SPEC}]"
+    sweep = write(project, f"{specs_line}\ntasks: [penguins, ../elsewhere/task]\n")
+    result = load_sweep(sweep, compile_specs=False)
+    found = [(d.code, d.line, d.col) for d in result.diagnostics if d.is_error]
+    assert found == [("outside-allowed-roots", 1, 9),
+                     ("outside-allowed-roots", 1, specs_line.index(str(outside / "nothing.yaml")) + 1),
+                     ("outside-allowed-roots", 2, 19)], result.diagnostics
+    text = " ".join(f"{d.message} {d.hint}" for d in result.diagnostics)
+    assert "the-secret-line" not in text and "secret-task" not in text and "AIRA_DSL_ALLOWED_ROOTS" in text
+
+    monkeypatch.setenv("AIRA_DSL_ALLOWED_ROOTS", str(outside))
+    allowed = load_sweep(sweep, compile_specs=False)
+    assert [d.code for d in allowed.diagnostics if d.is_error] == ["unknown-spec"]  # nothing.yaml is missing
