@@ -138,3 +138,77 @@ def test_mode_off_stores_nothing_and_bad_setups_are_config_errors(serve: Any, fa
     not_sqlite.write_text("hello, not a database\n" * 100)
     with pytest.raises(LLMConfigError, match="cannot open the recording"):
         ResponseCache(not_sqlite, "replay")
+
+
+def _tampered(serve: Any, fast: Any, tmp_path: Path, change: Any) -> tuple[Path, Any]:
+    """A one-call recording whose stored outcome went through ``change`` (a function of the
+    outcome's JSON text), and the settings that replay it."""
+    import sqlite3
+
+    path = tmp_path / "llm.sqlite"
+    server = serve({"rules": [{"answers": [{"text": "recorded answer"}]}]})
+    settings = fast(server)
+    with ResponseCache(path, "record") as cache:
+        asyncio.run(_one_call(settings, cache))
+    conn = sqlite3.connect(path)
+    (outcome,) = conn.execute("SELECT outcome FROM responses").fetchone()
+    conn.execute("UPDATE responses SET outcome = ?", (change(outcome),))
+    conn.commit()
+    conn.close()
+    return path, settings
+
+
+async def _one_call(settings: Any, cache: ResponseCache, accountant: Accountant | None = None) -> Any:
+    async with OpenAIChatModel(settings, accountant, cache=cache) as model:
+        return await model.chat(TASK, purpose=CallInfo("draft", "draft", 3))
+
+
+def _json_edit(edit: Any) -> Any:
+    import json
+
+    def change(text: str) -> str:
+        data = json.loads(text)
+        edit(data)
+        return json.dumps(data)
+
+    return change
+
+
+TAMPERED = [
+    ("negative-usage", _json_edit(lambda d: d["result"]["usage"].update(prompt_tokens=-9_000_000_000)),
+     "result.usage.prompt_tokens is -9000000000"),
+    ("huge-usage", _json_edit(lambda d: d["result"]["usage"].update(completion_tokens=10**18)),
+     "result.usage.completion_tokens is 1000000000000000000, outside"),
+    ("string-usage", _json_edit(lambda d: d["result"]["usage"].update(prompt_tokens="many")),
+     "result.usage.prompt_tokens is str"),
+    ("negative-cost", _json_edit(lambda d: d["result"].update(cost_usd=-9000.0)), "result.cost_usd is -9000.0"),
+    ("nan-latency", lambda text: text.replace('"latency": ', '"latency": NaN, "x": '), "result.latency is nan"),
+    ("text-not-text", _json_edit(lambda d: d["result"].update(text={"code": 1})), "result.text is dict"),
+    ("not-json", lambda text: text[: len(text) // 2], "not valid JSON"),
+    ("deep-json", lambda text: "[" * 100_000 + "]" * 100_000, "nested"),
+    ("too-large", lambda text: text.replace('"recorded answer"', '"' + "x" * (17 * 1024 * 1024) + '"'),
+     "larger than 16 MiB"),
+    ("neither", lambda text: "{}", "neither one result nor one error"),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "words"), TAMPERED, ids=[t[0] for t in TAMPERED])
+def test_a_tampered_recording_is_a_clear_error_never_a_crash_or_a_looser_budget(
+        serve: Any, fast: Any, tmp_path: Path, name: str, change: Any, words: str) -> None:
+    path, settings = _tampered(serve, fast, tmp_path, change)
+    accountant = Accountant()
+    with ResponseCache(path, "replay") as cache, pytest.raises(LLMConfigError) as caught:
+        asyncio.run(_one_call(settings, cache, accountant))
+    message = str(caught.value)
+    assert "malformed answer" in message and "draft" in message and words in message, message
+    assert "record the run again" in (caught.value.hint or "")
+    assert len(message) < 1000
+    assert all(r.prompt_tokens >= 0 and r.cost_usd >= 0 for r in accountant.records())
+
+
+def test_a_recorded_lone_surrogate_is_cleaned_on_replay(serve: Any, fast: Any, tmp_path: Path) -> None:
+    path, settings = _tampered(serve, fast, tmp_path,
+                               lambda text: text.replace("recorded answer", "recorded \\ud800 answer\\u0000"))
+    with ResponseCache(path, "replay") as cache:
+        result = asyncio.run(_one_call(settings, cache))
+    assert result.text == "recorded \ufffd answer\ufffd" and result.cached
