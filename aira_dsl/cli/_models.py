@@ -16,11 +16,10 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["ENV_FILE", "find_env_file", "load_env_file", "model_options"]
+__all__ = ["load_env_file", "model_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ENV_FILE = ".env"
 MODEL_HELP = ("Choose model NAME of the spec, e.g. --model coder=openai/gpt-4o or coder=vllm/Qwen/Qwen2.5-7B-Instruct "
               "(repeatable; providers: docs/llm.md).")
 SETTING_HELP = "Set one setting of model NAME, e.g. -M coder.temperature=0.2 (repeatable; values are YAML)."
@@ -42,24 +41,6 @@ def model_options(command: F) -> F:
     return command
 
 
-def find_env_file(spec: str | os.PathLike[str] | None) -> Path | None:
-    """``./.env``; else the nearest ``.env`` from the spec's folder up to its project root (the
-    first folder holding ``.git`` or ``pyproject.toml``; only the spec's own folder without one),
-    so a spec run from elsewhere still finds its project's file, and no file outside it is read."""
-    here = Path.cwd() / ENV_FILE
-    if here.is_file():
-        return here
-    if spec is None:
-        return None
-    start = Path(spec).resolve().parent
-    chain = [start, *start.parents]
-    root = next((d for d in chain if (d / ".git").exists() or (d / "pyproject.toml").is_file()), None)
-    for folder in chain[: chain.index(root) + 1] if root is not None else [start]:
-        if (folder / ENV_FILE).is_file():
-            return folder / ENV_FILE
-    return None
-
-
 def load_env_file(env_file: Path | None, no_env_file: bool, spec: str | os.PathLike[str] | None) -> Path | None:
     """Read the ``.env`` file into ``os.environ`` (variables already set are kept); the file read.
 
@@ -71,23 +52,17 @@ def load_env_file(env_file: Path | None, no_env_file: bool, spec: str | os.PathL
         raise click.UsageError("--env-file and --no-env-file contradict each other: give one")
     if no_env_file:
         return None
+    from aira_dsl.envfile import EnvFileError, apply_env_file, find_env_file
+
     path = env_file if env_file is not None else find_env_file(spec)
     if path is None:
         return None
-    from dotenv import dotenv_values
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise click.UsageError(f"--env-file {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
-        raise click.UsageError(f"cannot read {path}: {reason}") from None
-    import io
-
-    for key, value in dotenv_values(stream=io.StringIO(text)).items():
-        if value is not None and key not in os.environ:
-            os.environ[key] = value
+        apply_env_file(path)
+    except EnvFileError as exc:
+        message = str(exc)
+        raise click.UsageError(f"--env-file {message}" if message.endswith("no such file") else message) from None
     resolved = path.resolve()
     if _loaded != resolved:
         _loaded = resolved

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from aira_dsl.cli._models import ENV_FILE_HELP, load_env_file
 from aira_dsl.diagnostics import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Severity, json_text, printable, render
 
 FORMATS = click.Choice(["text", "json", "github"])
@@ -21,14 +22,19 @@ FORMATS = click.Choice(["text", "json", "github"])
 @click.option("--skip-unknown", is_flag=True,
               help="Skip named files that are no aira-dsl document (a CI workflow, a compose file) instead "
                    "of reporting them, as files found in a folder are; the pre-commit hook passes this.")
-def validate(paths: tuple[Path, ...], fmt: str, strict: bool, quiet: bool, skip_unknown: bool) -> None:
+@click.option("--env-file", type=click.Path(path_type=Path, dir_okay=False), help=ENV_FILE_HELP)
+@click.option("--no-env-file", is_flag=True, help="Read no .env file.")
+def validate(paths: tuple[Path, ...], fmt: str, strict: bool, quiet: bool, skip_unknown: bool,
+             env_file: Path | None, no_env_file: bool) -> None:
     """Check agent specs, tasks, sandbox profiles, sweeps, plans and prompt templates, offline.
 
     PATHS are files or folders; folders are searched for *.yaml / *.yml files, whose kind
     (agent spec, task.yaml, runtimes/ profile, sweep, plan) is recognised by their content.
     A prompt template (*.j2) is checked for Jinja syntax and, through the specs of its project
     that use it, for the variables of their operators' kinds. Every check that `compile` runs
-    is run here, with no API key and no container.
+    is run here, with no API key and no container. A .env file is read first, as `run` reads it
+    (./.env, else the nearest one from the first path's folder up to its project root), so
+    ${env:NAME} values kept there are not reported unset.
 
     \b
     Exit codes: 0 clean (warnings allowed), 1 findings, 2 usage or environment error.
@@ -45,6 +51,7 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool, quiet: bool, skip_
 
     if not paths:
         raise click.UsageError("give at least one spec file or folder, e.g. `aira-dsl validate specs/`")
+    load_env_file(env_file, no_env_file, paths[0] / "_" if paths[0].is_dir() else paths[0])
     skipped: list[str] = []
     reports, problems = validate_paths(paths, skip_unknown=skip_unknown, skipped=skipped)
     # A base spec's problems are found once per spec extending it: show each once.

@@ -105,6 +105,24 @@ class AiraLanguageServer(LanguageServer):
         return published
 
 
+def _read_env_files(folders: list[str]) -> None:
+    """Read each workspace folder's ``.env`` (the one `run` and `validate` would read for a file
+    there), so ``${env:NAME}`` values kept in it are not reported unset while editing. The
+    server's own environment wins; a file that cannot be read is logged, not fatal."""
+    from aira_dsl.envfile import EnvFileError, apply_env_file, find_env_file
+
+    for folder in folders:
+        path = find_env_file(os.path.join(folder, "_"), here=False)
+        if path is None:
+            continue
+        try:
+            apply_env_file(path)
+        except EnvFileError as exc:
+            log.warning("aira-dsl lsp: %s", exc)
+            continue
+        log.info("aira-dsl lsp: loaded .env from %s", path.resolve())
+
+
 def _warm_up() -> None:
     """Import what checks need (the compiler, the task and sweep checkers) ahead of the first
     check, so the first diagnostics are not late by the imports' second."""
@@ -146,6 +164,7 @@ def build_server() -> AiraLanguageServer:
         if not folders and params.root_uri:
             folders = [to_fs_path(params.root_uri)]
         ls.analyzer = Analyzer([f for f in folders if f])
+        _read_env_files([f for f in folders if f])
         options = params.initialization_options
         if isinstance(options, dict) and isinstance(options.get("debounce"), int | float):
             ls.debounce = max(0.0, min(float(options["debounce"]), 1.0))

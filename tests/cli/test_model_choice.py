@@ -212,3 +212,29 @@ def test_a_run_whose_provider_key_is_unset_is_refused_before_it_starts(capsys: p
             "needs an API key") in err
     assert "put it in a .env file" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_validate_reads_the_env_file_as_run_does(tmp_path: Path) -> None:
+    """A ${env:NAME} kept in the project's .env is not reported unset by validate (run would see
+    it); --no-env-file and a folder argument behave as documented."""
+    project = tmp_path / "project"
+    (project / "specs").mkdir(parents=True)
+    (project / ".git").mkdir()
+    spec = project / "specs" / "agent.yaml"
+    spec.write_text("version: 1\nextends: aira-dsl:specs/aira-greedy.yaml\nname: env-agent\n"
+                    "models:\n  coder: {model: \"${env:AIRA_TEST_CODER_MODEL}\"}\n", encoding="utf-8")
+    env = clean_env()
+    env.pop("AIRA_TEST_CODER_MODEL", None)
+    unset = run_cli("validate", str(spec), "--no-env-file", cwd=tmp_path, env=env)
+    assert unset.returncode == 0 and "env-unset" in unset.stdout and "loaded .env" not in unset.stderr
+
+    (project / ".env").write_text("AIRA_TEST_CODER_MODEL=gpt-4o\n", encoding="utf-8")
+    for target in (spec, project / "specs"):
+        found = run_cli("validate", str(target), cwd=tmp_path, env=env)
+        assert found.returncode == 0, found.stdout + found.stderr
+        assert "env-unset" not in found.stdout and f"loaded .env from {project / '.env'}" in found.stderr
+        assert "gpt-4o" not in found.stderr  # the path is shown, values never
+    strict = run_cli("validate", str(spec), "--strict", "--no-env-file", cwd=tmp_path, env=env)
+    assert strict.returncode == 1
+    missing = run_cli("validate", str(spec), "--env-file", str(tmp_path / "nope.env"), cwd=tmp_path, env=env)
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr

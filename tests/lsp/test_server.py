@@ -266,3 +266,32 @@ def test_files_changed_outside_the_editor_recheck_open_specs(client: LspClient, 
     sent = client.change_watched(uri(base))
     arrived, _ = client.wait_diagnostics(opened, sent, lambda ds: "unknown-model" in codes(ds))
     assert arrived - sent <= LATENCY
+
+
+def test_the_workspace_env_file_is_read_as_validate_reads_it(project: Path, tmp_path: Path,
+                                                             monkeypatch: Any) -> None:
+    """A ${env:NAME} kept in the workspace's .env is not reported unset in the editor (as in
+    `aira-dsl validate`), and the file's values never reach the log."""
+    import pytest
+
+    pytest.importorskip("pygls", reason="the language server needs pygls: pip install 'aira-dsl[lsp]'")
+    monkeypatch.delenv("AIRA_LSP_TEST_MODEL", raising=False)
+    spec = project / "specs" / "env-agent.yaml"
+    spec.write_text('version: 1\nextends: aira-dsl:specs/aira-greedy.yaml\nname: env-agent\n'
+                    'models:\n  coder: {model: "${env:AIRA_LSP_TEST_MODEL}"}\n')
+    results = {}
+    for with_env in (False, True):
+        if with_env:
+            (project / ".env").write_text("AIRA_LSP_TEST_MODEL=secret-model-name\n")
+        log = tmp_path / f"stderr-{with_env}.log"
+        lsp = LspClient(project, log)
+        try:
+            lsp.initialize(project)
+            opened = lsp.open(spec)
+            _, results[with_env] = lsp.wait_diagnostics(opened, 0)
+        finally:
+            assert lsp.close() == 0
+        text = log.read_text(errors="replace")
+        assert ("loaded .env from" in text) == with_env and "secret-model-name" not in text
+    assert "env-unset" in codes(results[False])
+    assert "env-unset" not in codes(results[True]), results[True]
