@@ -39,7 +39,8 @@ def view(path: Path, output: Path | None, open_browser: bool, calls: bool, serve
 
     With --serve, nothing is written: a read-only server on 127.0.0.1 renders the same pages
     fresh, follows runs that are still running (pages update as nodes finish) and loads LLM
-    prompts and answers when a node's details ask for them.
+    prompts and answers when a node's details ask for them. It answers only requests holding
+    its access token: open the link it prints (or use --open).
 
     \b
     Exit codes: 0 written (or server stopped), 2 not a run or a folder of runs, unreadable
@@ -50,7 +51,7 @@ def view(path: Path, output: Path | None, open_browser: bool, calls: bool, serve
       aira-dsl view runs/<run>                       write runs/<run>/report.html
       aira-dsl view runs/<run> -o run.html --open
       aira-dsl view runs/ --calls                    index + one page per run, prompts beside
-      aira-dsl view runs/ --serve --open             browse live on http://127.0.0.1:8765/
+      aira-dsl view runs/ --serve --open             browse live on http://127.0.0.1:8765/?token=...
     """
     from aira_dsl.report import ReportError
 
@@ -93,13 +94,33 @@ def _serve(path: Path, port: int, open_browser: bool) -> None:
     else:
         server = make_server(require_run_dir(path), port)
     what = "run" if server.site.single else "runs in"
-    click.echo(f"serving {what} {path} at {server.url} (read-only; Ctrl-C to stop)", err=False)
+    address = server.access_url()
+    click.echo(f"serving {what} {path} at {address} (read-only; the link holds this server's access "
+               "token; Ctrl-C to stop)", err=False)
     sys.stdout.flush()
-    if open_browser and not webbrowser.open(server.url):
-        click.echo(f"warning: no web browser could be started; open {server.url} yourself", err=True)
+    opener = _redirect_file(address) if open_browser else None
+    if opener is not None and not webbrowser.open(opener.as_uri()):
+        click.echo(f"warning: no web browser could be started; open {address} yourself", err=True)
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
     finally:
         server.server_close()
+        if opener is not None:
+            opener.unlink(missing_ok=True)
+
+
+def _redirect_file(address: str) -> Path:
+    """A page readable by this user only that sends the browser on to ``address``: the browser is
+    started with this file's name, so the token never shows in the process list."""
+    import html
+    import os
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="aira-dsl-view-", suffix=".html")  # mode 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        target = html.escape(address, quote=True)
+        handle.write(f'<!DOCTYPE html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">'
+                     f'<title>aira-dsl view</title><a href="{target}">open the viewer</a>\n')
+    return Path(name)

@@ -12,7 +12,12 @@ page:
   details are opened, so pages stay small however long the prompts are.
 
 Safety, since the server reads a user's folders: it binds 127.0.0.1 only and checks the
-``Host`` header (a web page cannot reach it through DNS rebinding); it only answers GET and
+``Host`` header (a web page cannot reach it through DNS rebinding); it answers only requests
+that hold its access token, made at start and printed in its URL (``/?token=...``), so another
+user of a shared machine (a cluster's login node) who finds the port cannot read the runs: the
+first request with the token gets it back as an ``HttpOnly``, ``SameSite=Strict`` cookie for
+this port and a redirect to the same address without the token (so it stays out of history and
+the page's links), and later requests carry the cookie; it only answers GET and
 HEAD and never writes; URL paths are decoded once, and any ``..``, ``.`` or hidden (``.name``)
 segment is refused; every path is resolved with symlinks followed and must stay inside the
 served folder (a link pointing out of it is refused, one pointing inside works); raw files are
@@ -25,9 +30,11 @@ The standard library's ``http.server`` is enough: one user, a handful of request
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import posixpath
+import secrets
 import stat
 import threading
 from collections import OrderedDict
@@ -37,7 +44,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
 from aira_dsl.report.discover import RUN_FILE, is_run_dir, runs_below
 from aira_dsl.report.errors import ReportError
@@ -48,11 +55,14 @@ from aira_dsl.report.viewer_calls import node_calls
 from aira_dsl.report.viewer_index import INDEX_FILE, PAGE_FILE, index_row, render_index
 from aira_dsl.runtime.journal import JOURNAL_FILE
 
-__all__ = ["HOST", "Response", "ViewerServer", "ViewerSite", "make_server", "resolve_inside", "run_version",
+__all__ = ["HOST", "TOKEN_PARAM", "Response", "ViewerServer", "ViewerSite", "make_server", "resolve_inside", "run_version",
            "url_segments"]
 
 HOST = "127.0.0.1"
 """The only address the server listens on: the viewer is for the person at this machine."""
+
+TOKEN_PARAM = "token"
+"""The query parameter that carries the access token on the first request."""
 
 _HISTORY = 32
 """Versions per run whose node digests are kept, so a page a few updates behind gets a diff."""
@@ -317,8 +327,34 @@ class _Handler(BaseHTTPRequestHandler):
         port = self.server.server_address[1]
         return host in {f"{HOST}:{port}", f"localhost:{port}", HOST, "localhost"}
 
+    def _authorized(self) -> Response | None:
+        """None when the request may be answered; else the refusal, or the redirect that trades
+        a token in the URL for the cookie."""
+        server = self.server
+        if server.token is None:
+            return None
+        url = urlsplit(self.path)
+        pairs = parse_qsl(url.query, keep_blank_values=True)
+        given = [value for key, value in pairs if key == TOKEN_PARAM]
+        if given:
+            if not any(hmac.compare_digest(value.encode(), server.token.encode()) for value in given):
+                return _text(403, "wrong access token: open the URL that `aira-dsl view --serve` printed")
+            rest = urlencode([(key, value) for key, value in pairs if key != TOKEN_PARAM])
+            location = url.path + (f"?{rest}" if rest else "")
+            return Response(303, "text/plain; charset=utf-8", b"see other\n", {
+                "Location": location, "Cache-Control": "no-store",
+                "Set-Cookie": f"{server.cookie_name}={server.token}; Path=/; HttpOnly; SameSite=Strict"})
+        for part in (self.headers.get_all("Cookie") or []):
+            for item in part.split(";"):
+                name, _, value = item.strip().partition("=")
+                if name == server.cookie_name and hmac.compare_digest(value.encode(), server.token.encode()):
+                    return None
+        return _text(403, "this viewer needs its access link: open the URL that `aira-dsl view --serve` "
+                          "printed (it holds a token)")
+
     def _respond(self, head_only: bool) -> None:
-        response = _text(403, "forbidden host") if not self._host_ok() else self.server.site.handle(self.path)
+        refusal = _text(403, "forbidden host") if not self._host_ok() else self._authorized()
+        response = refusal if refusal is not None else self.server.site.handle(self.path)
         body = response.body
         length = response.length if response.length is not None else len(body) if isinstance(body, bytes) else 0
         self.send_response(response.status)
@@ -364,14 +400,30 @@ class ViewerServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, site: ViewerSite, port: int, *, verbose: bool = False) -> None:
+    def __init__(self, site: ViewerSite, port: int, *, verbose: bool = False, token: bool = True) -> None:
         self.site = site
         self.verbose = verbose
+        self.token: str | None = secrets.token_urlsafe(24) if token else None
+        """The access token (None: every local request is answered, for tests of the pages only)."""
         super().__init__((HOST, port), _Handler)
 
     @property
     def url(self) -> str:
+        """The server's base address, without the token."""
         return f"http://{HOST}:{self.server_address[1]}/"
+
+    @property
+    def cookie_name(self) -> str:
+        """Cookies are shared by every port of a host: each server's has its own name."""
+        return f"aira_view_{self.server_address[1]}"
+
+    def access_url(self, path: str = "") -> str:
+        """The address to open (``path`` relative to the root, with any query), token included."""
+        if self.token is None:
+            return self.url + path
+        path, hash_mark, fragment = path.partition("#")
+        return (self.url + path + ("&" if "?" in path else "?") + f"{TOKEN_PARAM}={self.token}"
+                + hash_mark + fragment)
 
 
 def make_server(path: Path, port: int = 0, *, verbose: bool = False) -> ViewerServer:

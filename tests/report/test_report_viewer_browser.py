@@ -162,7 +162,7 @@ def test_a_live_runs_page_updates_after_a_node_finishes(tmp_path: Path, browser:
     make_run(root, "done", [N(0, metric=0.5)])
     server = serve(root)
     try:
-        browser.goto(server.url + "live/report.html?poll=150")
+        browser.goto(server.access_url("live/report.html?poll=150"))
         assert browser.eval("document.querySelector('g.node[data-id=\"1\"]').classList.contains('pending')")
         assert "still running" in browser.eval("document.getElementById('summary').textContent")
         browser.click('g.node[data-id="0"] circle')
@@ -204,7 +204,7 @@ def test_prompts_and_answers_load_on_demand(tmp_path: Path, browser: Browser) ->
     finish(run, 1, 0, calls=2)
     server = serve(root)
     try:
-        browser.goto(server.url + "run/report.html")
+        browser.goto(server.access_url("run/report.html"))
         assert browser.eval("document.querySelectorAll('#d-calls details').length") == 0
         text = _open_calls(browser, 1)
         assert HOSTILE in text and "improve node 0, attempt 1" in text and "here is the code" in text
@@ -228,7 +228,7 @@ def test_a_served_index_follows_its_live_runs(tmp_path: Path, browser: Browser) 
     server = serve(root)
     steps = "document.querySelector('tr[data-rel=\"live\"] td:nth-child(6)').textContent.trim()"
     try:
-        browser.goto(server.url + "?poll=150#sort=steps:desc")
+        browser.goto(server.access_url("?poll=150#sort=steps:desc"))
         browser.wait_for("document.getElementById('index-live').textContent.indexOf('1 live') >= 0")
         assert browser.eval(steps) == "1"
         finish(run, 1, 0)
@@ -252,7 +252,7 @@ def test_a_real_run_in_a_sweep_serves_its_real_prompts(tmp_path: Path, browser: 
     make_run(root, "factory", [N(0, metric=0.5)])
     server = serve(root)
     try:
-        browser.goto(server.url)
+        browser.goto(server.access_url())
         assert rows(browser) == ["demo", "factory"]
         browser.click('#runs a[href="demo/report.html"]')
         browser.wait_for("location.pathname === '/demo/report.html' && document.readyState === 'complete'")

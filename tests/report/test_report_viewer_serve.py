@@ -117,10 +117,16 @@ def served(tmp_path: Path) -> Iterator[ViewerServer]:
     server.server_close()
 
 
-def _request(server: ViewerServer, method: str, path: str, host: str | None = None) -> tuple[int, dict[str, str], str]:
+def _request(server: ViewerServer, method: str, path: str, host: str | None = None,
+             cookie: str | None = "") -> tuple[int, dict[str, str], str]:
+    """One request; with the server's access cookie unless ``cookie`` is given (None: none)."""
     conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
     try:
         headers = {"Host": host} if host is not None else {}
+        if cookie == "":
+            cookie = f"{server.cookie_name}={server.token}"
+        if cookie is not None:
+            headers["Cookie"] = cookie
         conn.request(method, path, headers=headers)
         response = conn.getresponse()
         return response.status, dict(response.getheaders()), response.read().decode()
@@ -255,10 +261,14 @@ def test_view_serve_runs_until_interrupted(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        match = re.search(r"at http://127\.0\.0\.1:(\d+)/ ", line)
+        match = re.search(r"at http://127\.0\.0\.1:(\d+)/\?token=([A-Za-z0-9_-]+) ", line)
         assert match, line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
-        conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=10)
+        port, token = int(match.group(1)), match.group(2)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/live/api/nodes?since=x")
+        refused = conn.getresponse()
+        assert refused.status == 403 and "access link" in refused.read().decode()
+        conn.request("GET", "/live/api/nodes?since=x", headers={"Cookie": f"aira_view_{port}={token}"})
         assert json.loads(conn.getresponse().read())["full"] is True
         conn.close()
     finally:
@@ -291,3 +301,41 @@ def test_hostile_run_names_are_escaped_in_the_index(tmp_path: Path) -> None:
     index = write_index(root).index.read_text()
     assert "<img" not in index and "<b>spec" not in index and "&lt;img src=x onerror=alert(1)&gt;" in index
     assert 'href="%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3Ejavascript%3Ax/report.html"' in index
+
+
+def test_only_requests_with_the_access_token_are_answered(served: ViewerServer) -> None:
+    """Another local user who finds the port gets nothing: no token, a wrong token or another
+    server's cookie is refused; the token in the URL is traded for an HttpOnly cookie and a
+    redirect that drops it from the address (other query parameters kept)."""
+    assert served.token and len(served.token) >= 32
+    for path in ("/", "/live/report.html", "/live/api/nodes?since=x", "/live/api/calls/0"):
+        status, _, body = _request(served, "GET", path, cookie=None)
+        assert status == 403 and "access link" in body and "5 runs" not in body, (path, status)
+    assert _request(served, "GET", "/?token=wrong", cookie=None)[0] == 403
+    other_port = f"aira_view_{served.server_address[1] + 1}={served.token}"
+    assert _request(served, "GET", "/", cookie=other_port)[0] == 403
+    assert _request(served, "GET", "/", cookie=f"{served.cookie_name}={served.token}x")[0] == 403
+
+    path = served.access_url("live/report.html?poll=150").removeprefix(served.url[:-1])
+    status, headers, _ = _request(served, "GET", path, cookie=None)
+    assert status == 303 and headers["Location"] == "/live/report.html?poll=150"
+    cookie = headers["Set-Cookie"]
+    assert cookie.startswith(f"{served.cookie_name}={served.token};")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    status, _, body = _request(served, "GET", "/live/report.html?poll=150", cookie=cookie.split(";")[0])
+    assert status == 200 and "<html" in body.lower()
+    assert _request(served, "HEAD", "/", cookie=None)[0] == 403
+
+
+def test_open_starts_the_browser_on_a_private_file_not_on_the_token_url(tmp_path: Path) -> None:
+    """`--open` gives the browser a file name (seen in the process list), not the token."""
+    from aira_dsl.cli._view import _redirect_file
+
+    page = _redirect_file('http://127.0.0.1:8765/?token=abc"<x>')
+    try:
+        assert page.stat().st_mode & 0o777 == 0o600
+        text = page.read_text(encoding="utf-8")
+        assert 'content="0;url=http://127.0.0.1:8765/?token=abc&quot;&lt;x&gt;"' in text
+        assert "abc" not in page.name
+    finally:
+        page.unlink()
