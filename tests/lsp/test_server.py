@@ -295,3 +295,20 @@ def test_the_workspace_env_file_is_read_as_validate_reads_it(project: Path, tmp_
         assert ("loaded .env from" in text) == with_env and "secret-model-name" not in text
     assert "env-unset" in codes(results[False])
     assert "env-unset" not in codes(results[True]), results[True]
+
+
+def test_a_new_file_not_yet_saved_is_checked_and_an_untitled_one_is_left_alone(client: LspClient,
+                                                                                project: Path) -> None:
+    """A spec created in the editor and never saved is checked on its text (its folder resolves
+    its relative paths); an ``untitled:`` buffer has no folder, so it gets no diagnostics and
+    no error."""
+    new = project / "specs" / "brand-new.yaml"
+    text = (project / "specs" / "agent.yaml").read_text().replace("task.name", "tsk.name", 1)
+    for target in (uri(new), "untitled:Untitled-1"):
+        client.notify("textDocument/didOpen", {"textDocument": {
+            "uri": target, "languageId": "yaml", "version": 1, "text": text}})
+    _, found = client.wait_diagnostics(uri(new), 0, lambda ds: bool(ds))
+    assert "template-unknown-variable" in codes(found) and not new.exists()
+    assert client.request("textDocument/hover", {"textDocument": {"uri": "untitled:Untitled-1"},
+                                                 "position": {"line": 0, "character": 0}}) is None
+    assert all(target != "untitled:Untitled-1" for _, target, _ in client.diagnostics)
