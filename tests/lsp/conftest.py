@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # makes `lspclient` importable
 
 from lspclient import LspClient
+from tests_support import import_or_skip  # type: ignore[import-not-found]
 
 FILES = {
     "pyproject.toml": "",  # marks the project root: prompt paths may point anywhere inside it
@@ -115,7 +116,7 @@ def project(tmp_path: Path) -> Path:
 def client(project: Path, tmp_path: Path) -> Iterator[LspClient]:
     """An initialized server (a subprocess) rooted at ``project``; its stderr is checked for
     tracebacks after the test."""
-    pytest.importorskip("pygls", reason="the language server needs pygls: pip install 'aira-dsl[lsp]'")
+    import_or_skip("pygls", "pygls", "the language server needs pygls: pip install 'aira-dsl[lsp]'")
     stderr = tmp_path / "server-stderr.log"
     lsp = LspClient(project, stderr)
     lsp.initialize(project)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from tests_support import import_or_skip  # type: ignore[import-not-found]
 
 from aira_dsl.lsp.jinjacursor import chain_at, include_at, resolve, template_cursor, variables_for
 from aira_dsl.lsp.schemadoc import describe, lookup, schema_for_kind
@@ -111,7 +112,7 @@ def test_lsp_without_pygls_says_how_to_install_it() -> None:
 
 def test_positions_are_converted_to_utf16_units() -> None:
     """aira-dsl counts characters; LSP clients count UTF-16 code units by default."""
-    pytest.importorskip("pygls")
+    import_or_skip("pygls", "pygls", "the language server needs pygls: pip install 'aira-dsl[lsp]'")
     from pygls.workspace.position_codec import PositionCodec
 
     from aira_dsl.diagnostics import Diagnostic

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lspclient import LspClient, uri
+from tests_support import import_or_skip  # type: ignore[import-not-found]
 
 LATENCY = 1.0
 """Seconds within which diagnostics must follow the change that causes them."""
@@ -272,9 +273,7 @@ def test_the_workspace_env_file_is_read_as_validate_reads_it(project: Path, tmp_
                                                              monkeypatch: Any) -> None:
     """A ${env:NAME} kept in the workspace's .env is not reported unset in the editor (as in
     `aira-dsl validate`), and the file's values never reach the log."""
-    import pytest
-
-    pytest.importorskip("pygls", reason="the language server needs pygls: pip install 'aira-dsl[lsp]'")
+    import_or_skip("pygls", "pygls", "the language server needs pygls: pip install 'aira-dsl[lsp]'")
     monkeypatch.delenv("AIRA_LSP_TEST_MODEL", raising=False)
     spec = project / "specs" / "env-agent.yaml"
     spec.write_text('version: 1\nextends: aira-dsl:specs/aira-greedy.yaml\nname: env-agent\n'

@@ -9,8 +9,10 @@ import sys
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tests_support import import_or_skip  # type: ignore[import-not-found]
 
 from aira_dsl.tasks import TaskError, resolve_task
 from aira_dsl.tasks.unpack import unpack_public_dir
@@ -148,7 +150,7 @@ def test_corrupt_archive_is_a_task_error_naming_it(tmp_path: Path) -> None:
 
 
 def test_seven_zip_is_unpacked_with_py7zr(tmp_path: Path) -> None:
-    py7zr = pytest.importorskip("py7zr", reason="py7zr is an optional extra (MLE-bench installs it)")
+    py7zr: Any = import_or_skip("py7zr", "py7zr", "py7zr is an optional extra (MLE-bench installs it)")
     source = tmp_path / "src"
     (source / "images").mkdir(parents=True)
     (source / "images" / "x.png").write_bytes(b"png")
