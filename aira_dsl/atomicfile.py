@@ -17,13 +17,16 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it to disk, rename it over."""
+def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o666) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, rename it over.
+
+    ``mode`` is the new file's permissions before the umask (0o600: readable by this user only).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        with open(tmp, "wb") as handle:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())

@@ -13,6 +13,8 @@ import io
 import os
 from pathlib import Path
 
+from aira_dsl.roots import PROJECT_MARKERS
+
 __all__ = ["ENV_FILE", "EnvFileError", "apply_env_file", "find_env_file"]
 
 ENV_FILE = ".env"
@@ -34,7 +36,7 @@ def find_env_file(near: str | os.PathLike[str] | None, *, here: bool = True) -> 
         return None
     start = Path(near).resolve().parent
     chain = [start, *start.parents]
-    root = next((d for d in chain if (d / ".git").exists() or (d / "pyproject.toml").is_file()), None)
+    root = next((d for d in chain if any((d / marker).exists() for marker in PROJECT_MARKERS)), None)
     for folder in chain[: chain.index(root) + 1] if root is not None else [start]:
         if (folder / ENV_FILE).is_file():
             return folder / ENV_FILE

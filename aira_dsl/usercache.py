@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DISABLE_VAR", "cache_folder"]
+__all__ = ["DISABLE_VAR", "cache_folder", "replace_cache_file"]
 
 DISABLE_VAR = "AIRA_DSL_NO_DERIVED_CACHE"
 """Set (to anything) to neither read nor write the tree caches (the test suite does)."""
@@ -34,3 +34,19 @@ def cache_folder(*, tables: bool = False) -> Path | None:
     except OSError:
         return None
     return Path(folder)
+
+
+def replace_cache_file(file: Path, payload: bytes, stale_glob: str) -> bool:
+    """Write ``payload`` as ``file`` atomically, readable by this user only (parallel processes
+    may race; a failed write leaves no temporary file) and delete the files of other versions matching ``stale_glob``
+    beside it. False when the folder could not be written: a cache is only an optimisation."""
+    from aira_dsl.atomicfile import atomic_write
+
+    try:
+        atomic_write(file, payload, mode=0o600)  # pickles: this user's only
+        for stale in file.parent.glob(stale_glob):
+            if stale != file:
+                stale.unlink(missing_ok=True)
+    except OSError:
+        return False
+    return True

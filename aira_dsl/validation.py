@@ -23,7 +23,7 @@ from pathlib import Path
 from aira_dsl.diagnostics import Diagnostic, Severity
 from aira_dsl.spec.yamlpos import load_yaml_file
 
-__all__ = ["DocumentKind", "FileReport", "collect_files", "detect_kind", "register_kind", "validate_paths"]
+__all__ = ["DocumentKind", "FileReport", "collect_files", "detect_kind", "register_kind", "spec_kind", "validate_paths"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 TEMPLATE_SUFFIXES = (".j2",)
@@ -214,9 +214,12 @@ def detect_kind(path: Path, explicit: bool) -> DocumentKind | None:
     for kind in _kinds_available():
         if kind.detect(path, data):
             return kind
-    if explicit:
-        return next(k for k in _KINDS if k.name == "spec")
-    return None
+    return spec_kind() if explicit else None
+
+
+def spec_kind() -> DocumentKind:
+    """The agent-spec kind: what an explicitly named YAML file that matches nothing is taken for."""
+    return next(k for k in _KINDS if k.name == "spec")
 
 
 def _kinds_phrase() -> str:
@@ -401,6 +404,5 @@ def _check_one(path: Path, explicit: bool, skip_unknown: bool = False) -> FileRe
         data = load_yaml_file(path, env_mode="off").data
         if isinstance(data, dict) and not _spec_like(data):
             return FileReport(display, "unknown", [_foreign(display)])
-        kind = detect_kind(path, explicit=True)  # a spec with a mistake, or no YAML mapping at all
-        assert kind is not None
+        kind = spec_kind()  # a spec with a mistake, or no YAML mapping at all
     return FileReport(display, kind.name, kind.check(path, display))

@@ -17,15 +17,13 @@ from __future__ import annotations
 import atexit
 import functools
 import json
-import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
 
 from aira_dsl.expr.ast import Expr
 from aira_dsl.expr.errors import ExprSyntaxError
-from aira_dsl.usercache import cache_folder
+from aira_dsl.usercache import cache_folder, replace_cache_file
 
 __all__ = ["GRAMMAR_PATH", "parse"]
 
@@ -84,17 +82,9 @@ class _TreeStore:
         merged = {**{k: v for k, v in old.items() if k not in self.added}, **self.added}
         if len(merged) > _MAX_ENTRIES:
             merged = dict(list(merged.items())[-_MAX_ENTRIES:])
-        try:
-            handle, temp = tempfile.mkstemp(prefix=".expr-trees-", dir=self.file.parent)
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"format": _FORMAT, "trees": merged}, out, ensure_ascii=False, separators=(",", ":"))
-            os.replace(temp, self.file)
-            for stale in self.file.parent.glob("expr-trees-*.json"):  # other versions' files
-                if stale != self.file:
-                    stale.unlink(missing_ok=True)
-        except OSError:
-            return
-        self.added = {}
+        payload = json.dumps({"format": _FORMAT, "trees": merged}, ensure_ascii=False, separators=(",", ":"))
+        if replace_cache_file(self.file, payload.encode("utf-8"), "expr-trees-*.json"):
+            self.added = {}
 
 
 def _read(file: Path) -> dict[str, Any]:

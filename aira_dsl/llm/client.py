@@ -239,17 +239,17 @@ class OpenAIChatModel:
             async with asyncio.timeout(s.timeout) as deadline:
                 async with create(**options) as response:
                     body = response.http_response
-                    if is_event_stream(body):
+                    if is_event_stream(body):  # events are cleaned once joined (a pair may be split)
                         events = read_events(body)
-                        raw = await (collect_response_stream(events) if responses else collect_stream(events))
+                        raw: dict[str, Any] = clean_json(await (collect_response_stream(events) if responses
+                                                                else collect_stream(events)))
                     else:
-                        raw = await read_completion(body)
+                        raw = await read_completion(body)  # cleaned as it is decoded
         except TimeoutError:
             if deadline.expired():
                 raise AttemptTimeout(s.timeout) from None
             raise
-        cleaned: dict[str, Any] = clean_json(raw)
-        return cleaned
+        return raw
 
     # ------------------------------------------------------------------------------ replay
 

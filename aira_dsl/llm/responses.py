@@ -72,16 +72,11 @@ def responses_params(settings: ModelSettings, *, tools: Sequence[Mapping[str, An
     input; nothing refers to a stored response); ``extra_body`` can say otherwise.
     """
     s = settings
-    params: dict[str, Any] = {"store": False}
-    if s.send_temperature:
-        if s.temperature is not None:
-            params["temperature"] = s.temperature
-        if s.top_p is not None:
-            params["top_p"] = s.top_p
+    params: dict[str, Any] = {"store": False, **s.sampling_params()}  # renamed below where this API differs
     if s.max_tokens is not None:
-        params["max_output_tokens"] = s.max_tokens
+        params["max_output_tokens"] = params.pop(s.max_tokens_param)
     if s.reasoning_effort is not None:
-        params["reasoning"] = {"effort": s.reasoning_effort}
+        params["reasoning"] = {"effort": params.pop("reasoning_effort")}
     if tools:
         params["tools"] = [_tool(tool) for tool in tools]
     if tool_choice is not None:

@@ -579,7 +579,10 @@ class _Handler(BaseHTTPRequestHandler):
                 completion["usage"] = usage
             if kind == "list_content":
                 completion = as_list_content(completion)
-            self._send_raw(RawResponse(body=json.dumps(completion).encode(), drip=drip))
+            if drip is None:
+                self._send_json(200, completion)
+            else:
+                self._send_raw(RawResponse(body=json.dumps(completion).encode(), drip=drip))
             return
         ident = f"chatcmpl-scripted-{next(self.owner._ids)}"
         base = {"id": ident, "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
@@ -615,7 +618,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Send a Responses API body, or (``stream``) its events: created, text deltas, then the final
         event (completed, incomplete) carrying the whole body, as OpenAI's server does."""
         if not stream:
-            self._send_raw(RawResponse(body=json.dumps(response).encode(), drip=drip))
+            if drip is None:
+                self._send_json(200, response)
+            else:
+                self._send_raw(RawResponse(body=json.dumps(response).encode(), drip=drip))
             return
 
         def event(payload: dict[str, Any]) -> bytes:

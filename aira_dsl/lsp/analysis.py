@@ -211,13 +211,13 @@ class Analyzer:
             return Recheck(checked, publish, time.perf_counter() - start)
 
     def _kind_of(self, key: str, path: str) -> DocumentKind | None:
-        from aira_dsl.validation import detect_kind
+        from aira_dsl.validation import detect_kind, spec_kind
 
         if key in self._kinds and self._kinds[key] is not None:
             return self._kinds[key]
         kind = detect_kind(Path(path), explicit=False)
         if kind is None and _looks_like_spec(path, self._texts.get(key)):
-            kind = detect_kind(Path(path), explicit=True)  # a file nothing else matches: a spec
+            kind = spec_kind()  # a file nothing else matches: a spec
         self._kinds[key] = kind
         return kind
 

@@ -38,7 +38,7 @@ from aira_dsl.report.errors import ReportError
 from aira_dsl.report.load import PLAN_FILE, load_run
 from aira_dsl.report.model import RunData
 from aira_dsl.report.selection import select_validation
-from aira_dsl.report.summary import summarize_run
+from aira_dsl.report.summary import NO_TEST_ANSWERS, summarize_run
 
 __all__ = ["TARGETS", "ExportedRun", "RunExport", "export_runs", "mlflow_store", "run_export"]
 
@@ -122,8 +122,7 @@ def _param_key(key: str) -> str:
     return cleaned[:250]
 
 
-def _node_metrics(run: RunData) -> list[tuple[int, float, dict[str, float]]]:
-    has_test = run.task.get("has_test_score") is not False
+def _node_metrics(run: RunData, has_test: bool) -> list[tuple[int, float, dict[str, float]]]:
     steps: list[tuple[int, float, dict[str, float]]] = []
     best: tuple[float, float] | None = None  # (fitness, metric) of the best valid node so far
     for node in sorted(run.nodes, key=lambda n: n.id):
@@ -185,7 +184,7 @@ def run_export(run: RunData, *, group: str | None = None) -> RunExport:
                             "above_median": float(s.vv.above_median), "gold": float(s.vv.gold)})
     tags = {f"aira.{k}": v for k, v in facts.items()}
     tags.update({"aira.key": key, "aira.run_dir": str(run.path.resolve()),
-                 "aira.medal": (s.medal or "none") if s.has_test_score else "n/a (no test answers)"})
+                 "aira.medal": (s.medal or "none") if s.has_test_score else NO_TEST_ANSWERS})
     if group:
         tags["aira.sweep"] = group
     artifacts = _best_files(run)
@@ -193,7 +192,7 @@ def run_export(run: RunData, *, group: str | None = None) -> RunExport:
     end = run.info.get("finished_at")
     return RunExport(
         name=s.run_id, key=key, params=params,
-        config={"plan": plan, "run": {**facts, "seed": s.seed}}, tags=tags, steps=_node_metrics(run),
+        config={"plan": plan, "run": {**facts, "seed": s.seed}}, tags=tags, steps=_node_metrics(run, s.has_test_score),
         summary=summary, status=s.status, start=s.created_at,
         end=float(end) if isinstance(end, (int, float)) and not isinstance(end, bool) else None,
         artifacts=artifacts, group=group)
@@ -337,20 +336,10 @@ def _to_wandb(exports: Sequence[tuple[Path, RunExport]], *, dest: Path, project:
                 for step, time, values in e.steps:
                     run.log({**values, "finished_at": time}, step=step)
                 run.summary.update({**e.summary, "medal": e.tags["aira.medal"], "aira.key": e.key})
-                files = [(p, f) for p, f in e.artifacts if f == "best"]
-                if files:
-                    best = wandb.Artifact(_artifact_name(f"{e.name}-best"), type="aira-best",
-                                          description="the best submission and its code")
-                    for path, folder in files:
-                        best.add_file(str(path), name=f"{folder}/{path.name}")
-                    run.log_artifact(best)
-                extra = [(p, f) for p, f in e.artifacts if f != "best"]
-                if extra:
-                    record = wandb.Artifact(_artifact_name(f"{e.name}-run"), type="aira-run",
-                                            description="plan.json and run.json")
-                    for path, folder in extra:
-                        record.add_file(str(path), name=f"{folder}/{path.name}")
-                    run.log_artifact(record)
+                _log_files(wandb, run, f"{e.name}-best", "aira-best", "the best submission and its code",
+                           [(p, f) for p, f in e.artifacts if f == "best"])
+                _log_files(wandb, run, f"{e.name}-run", "aira-run", "plan.json and run.json",
+                           [(p, f) for p, f in e.artifacts if f != "best"])
                 folder = str(getattr(run.settings, "sync_dir", None) or Path(run.dir).parent)
                 run_id = str(run.id)
             finally:
@@ -401,3 +390,13 @@ def _tracker_error(to: str) -> type[Exception]:
     module, name = ("mlflow.exceptions", "MlflowException") if to == "mlflow" else ("wandb.errors", "Error")
     found = getattr(importlib.import_module(module), name, None)
     return found if isinstance(found, type) and issubclass(found, Exception) else RuntimeError
+
+
+def _log_files(wandb: Any, run: Any, name: str, kind: str, description: str, files: list[tuple[Path, str]]) -> None:
+    """Log ``files`` (path, folder in the artifact) as one W&B artifact; nothing when empty."""
+    if not files:
+        return
+    artifact = wandb.Artifact(_artifact_name(name), type=kind, description=description)
+    for path, folder in files:
+        artifact.add_file(str(path), name=f"{folder}/{path.name}")
+    run.log_artifact(artifact)

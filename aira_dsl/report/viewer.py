@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from aira_dsl.report.load import load_run
 from aira_dsl.report.model import NodeView, RunData
 from aira_dsl.report.selection import select_test, select_validation
 from aira_dsl.report.series import best_so_far
-from aira_dsl.report.viewer_calls import write_call_files
+from aira_dsl.report.viewer_calls import finite, write_call_files
 
 __all__ = ["OUTPUT_LIMIT", "OperatorRow", "calls_folder", "operator_table", "page_fragments", "render_viewer",
            "run_facts", "viewer_data", "write_run_page", "write_viewer"]
@@ -91,17 +90,6 @@ def _clip(text: str, limit: int) -> tuple[str, bool]:
     half = limit // 2
     cut = len(text) - 2 * half
     return f"{text[:half]}\n\n[... {cut} characters cut by the viewer ...]\n\n{text[-half:]}", True
-
-
-def _finite(value: Any) -> Any:
-    """Non-finite floats become ``None``: JSON.parse rejects NaN and Infinity."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _node_data(node: NodeView, x: float, y: int) -> dict[str, Any]:
@@ -165,7 +153,7 @@ def run_facts(run: RunData) -> dict[str, Any]:
 
     Also one row of the sweep index page, so the index and each run's page agree by construction.
     """
-    facts: dict[str, Any] = _finite(_run_data(run, select_validation(run.nodes),
+    facts: dict[str, Any] = finite(_run_data(run, select_validation(run.nodes),
                                               select_test(run.nodes, run.direction)))
     return facts
 
@@ -177,7 +165,7 @@ def viewer_data(run: RunData) -> dict[str, Any]:
     positions = tree_layout([n.id for n in run.nodes], [n.record.parent_ids for n in run.nodes])
     nodes = [_node_data(n, positions[n.id].x, positions[n.id].y) for n in run.nodes]
     progress = [p.to_dict() for p in best_so_far(run.nodes, run.created_at)]
-    data: dict[str, Any] = _finite({"run": _run_data(run, best, oracle), "nodes": nodes, "progress": progress})
+    data: dict[str, Any] = finite({"run": _run_data(run, best, oracle), "nodes": nodes, "progress": progress})
     return data
 
 

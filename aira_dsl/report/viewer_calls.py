@@ -19,7 +19,7 @@ from typing import Any
 
 from aira_dsl.report.load import read_call_rows
 
-__all__ = ["CALLBACK", "call_file_name", "call_script", "node_calls", "write_call_files"]
+__all__ = ["CALLBACK", "call_file_name", "call_script", "finite", "node_calls", "write_call_files"]
 
 CALLBACK = "__airaViewerCalls"
 """The global function a call script hands its node's calls to (defined by ``viewer.js``)."""
@@ -36,14 +36,15 @@ def _messages(text: Any) -> Any:
         return text
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinities become ``None`` (``JSON.parse`` and strict JSON reject them)."""
+def finite(value: Any) -> Any:
+    """NaN and infinities become ``None`` (``JSON.parse`` and strict JSON reject them), in nested
+    mappings, lists and tuples too (the viewer's data uses this as well)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
     return value
 
 
@@ -53,7 +54,7 @@ def _call(row: sqlite3.Row) -> dict[str, Any]:
     call["messages"] = _messages(row["messages"])
     call["response"] = row["response"]
     call["reasoning"] = row["reasoning"] if "reasoning" in keys else None
-    return {k: _finite(v) for k, v in call.items()}
+    return {k: finite(v) for k, v in call.items()}
 
 
 def _rows(run_dir: Path, node_id: int | None) -> list[sqlite3.Row]:

@@ -11,7 +11,6 @@ change is written as it happens, so an interrupted launch leaves every job recor
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 import time
@@ -171,7 +170,9 @@ def _check_out_dir(prepared: Prepared, out: Path) -> bool:
                 f"{out} holds another sweep ({data.get('name')!r}, from {data.get('sweep_file')}, whose content "
                 f"differs from {prepared.sweep.file})",
                 f"pass a new --out for this sweep file, or continue that sweep with `aira-dsl sweep resume {out}`")
-        changed = [vid for vid, plan in prepared.plans.items() if _stored_plan_hash(sd, vid) != plan.plan_hash]
+        stored = data.get("variants") or {}
+        changed = [vid for vid, plan in prepared.plans.items()
+                   if (stored.get(vid) or {}).get("plan_hash") != plan.plan_hash]
         if changed:
             raise SweepError(
                 f"{out} holds this sweep, but variant(s) {', '.join(changed)} now compile to other plans "
@@ -278,16 +279,6 @@ def launch(sweep_file: str | os.PathLike[str], out: Path | None = None, *, execu
     _create(prepared, sd)
     keys = [job.key for job in prepared.sweep.jobs()]
     return _launch_jobs(sd, executor, prepared.config, keys, prepared.plans, wait=wait, say=say, command="launch")
-
-
-def _stored_plan_hash(sd: SweepDir, vid: str) -> str | None:
-    """The plan_hash of variant ``vid``'s frozen plan in the sweep directory (None if unreadable)."""
-    try:
-        data = json.loads(sd.plan_path(vid).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = data.get("plan_hash") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
 
 
 def _load_plans(sd: SweepDir, data: dict[str, Any]) -> dict[str, Any]:

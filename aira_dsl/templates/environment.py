@@ -151,9 +151,9 @@ class _DiskTrees:
         """Merge this process's new trees into the file (atomically), keeping the newest."""
         if self.file is None or not self.added:
             return
-        import os
         import pickle
-        import tempfile
+
+        from aira_dsl.usercache import replace_cache_file
 
         merged = {**{k: v for k, v in _read_trees(self.file).items() if k not in self.added}, **self.added}
         merged = dict(list(merged.items())[-self.MAX:])
@@ -162,21 +162,16 @@ class _DiskTrees:
             environments[key] = getattr(tree, "environment", None)
             tree.set_environment(None)  # type: ignore[arg-type]  # cut before pickling, restored below
         try:
-            handle, temp = tempfile.mkstemp(prefix=".jinja-trees-", dir=self.file.parent)
-            with os.fdopen(handle, "wb") as out:
-                pickle.dump(merged, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temp, self.file)
-            for stale in self.file.parent.glob("jinja-trees-*.pickle"):  # other versions' files
-                if stale != self.file:
-                    stale.unlink(missing_ok=True)
-        except (OSError, pickle.PicklingError, RecursionError):
+            payload = pickle.dumps(merged, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, RecursionError):
             return
         finally:
             for key, tree in merged.items():
                 environment = environments[key]
                 if isinstance(environment, PromptEnvironment):
                     tree.set_environment(environment)
-        self.added = {}
+        if replace_cache_file(self.file, payload, "jinja-trees-*.pickle"):
+            self.added = {}
 
 
 def _read_trees(file: Path) -> dict[str, nodes.Template]:
